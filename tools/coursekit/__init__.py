@@ -1,0 +1,1 @@
+"""The `course` driver's implementation (Python 3 standard library only)."""
