@@ -11,7 +11,7 @@ namespace dm {
 
 std::filesystem::path temp_path_for(const std::filesystem::path& path) {
   // Keep the extension last: some writers (OpenCV's video) pick the format by it.
-  return tmp.parent_path() / (".tmp-" + std::to_string(::getpid()) + "-" + path.filename().string());
+  return path.parent_path() / (".tmp-" + std::to_string(::getpid()) + "-" + path.filename().string());
 }
 
 void commit_atomic(const std::filesystem::path& tmp, const std::filesystem::path& path) {
