@@ -34,7 +34,7 @@ function(course_add_track_lib track)
   set(src ${CMAKE_BINARY_DIR}/generated/track_${track}.cpp)
   file(WRITE ${src}.in "namespace dm { const char* track() { return \"${track}\"; } }\n")
   configure_file(${src}.in ${src} COPYONLY)
-  add_library(dm_track_${track} STATIC ${src})
+  add_library(dm_track_${track} OBJECT ${src})  # objects: always linked, whatever the order
 endfunction()
 
 # dm_<NN>_<track>: the chapter's exercise code of one track.

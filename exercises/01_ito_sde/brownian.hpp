@@ -1,0 +1,21 @@
+// Brownian motion (the Wiener process W_t) sampled on a uniform time grid.
+//
+// Layout used throughout chapter 01: many independent paths side by side,
+//   paths [n_paths, n_times]   row p = one path, column k = every path at t_k,
+// so one column is one time step of all paths (Eigen is column-major: a column
+// is contiguous and a step is one vectorised expression).
+#pragma once
+
+#include <Eigen/Core>
+
+namespace dm::ch01 {
+
+// W at the times 0, dt, 2 dt, ..., n_steps dt of n_paths independent paths, from
+// standard normal numbers z (one per path and step):
+//   W_0 = 0,   W_{k+1} = W_k + sqrt(dt) z_k        so  W_{k+1} - W_k ~ N(0, dt)
+//   z    [n_paths, n_steps]  i.i.d. N(0, 1); column k makes the k-th increment
+//   dt   > 0, the time step
+// returns [n_paths, n_steps + 1]; column 0 is all zeros.
+Eigen::ArrayXXd brownian_paths(const Eigen::ArrayXXd& z, double dt);
+
+}  // namespace dm::ch01
