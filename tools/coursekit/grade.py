@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -99,7 +100,8 @@ def grade_one(ex: Exercise, binary: Path, broken: dict[str, str], timeout: float
                        run.output, run.seconds)
     if run.status == "crashed":
         tail = [l for l in run.output.splitlines() if l.strip()][-1:] or ["(no output)"]
-        return Outcome(ex, "crashed", 0, f"the test process died (exit {run.returncode}): {tail[0][:120]}",
+        how = f"signal {signal.Signals(-run.returncode).name}" if run.returncode < 0 else f"exit {run.returncode}"
+        return Outcome(ex, "crashed", 0, f"the test process died ({how}) in: {tail[0][:120]}",
                        run.output, run.seconds)
     ran = [r for r in run.results if not r.skipped]
     names = [r.name for r in run.results]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import tempfile
@@ -83,7 +84,8 @@ def first_line(message: str) -> str:
     """The most useful line of a failure: skip 'file:line: Failure' headers."""
     for line in message.splitlines():
         s = line.strip()
-        if not s or s.endswith("Failure") or s.startswith("Expected") and s.endswith(":"):
+        if (not s or s == "unknown file" or s.endswith("Failure") or re.fullmatch(r"\S+:\d+", s)
+                or s.startswith("Expected") and s.endswith(":")):
             continue
         if "C++ exception with description" in s:
             s = s.split('"', 1)[-1].rsplit('"', 1)[0]
