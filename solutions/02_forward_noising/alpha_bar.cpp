@@ -1,0 +1,35 @@
+// Exercise 02.2: alpha, alpha_bar (the cumulative product) and SNR(t).
+#include "02_forward_noising/schedule.hpp"
+#include "dm/todo.hpp"
+
+namespace dm::ch02 {
+
+// ANCHOR: make_schedule
+Schedule make_schedule(const torch::Tensor& beta) {
+  // BEGIN SOLUTION 02.2
+  auto alpha = 1 - beta;                              // [T]
+  auto alpha_bar = torch::cumprod(alpha, /*dim=*/0);  // [T], prod over s <= t of (1 - beta_s)
+  return Schedule{beta, alpha, alpha_bar};
+  // BEGIN STUB
+  // // alpha = 1 - beta; alpha_bar[t] includes the factor of step t itself
+  // DM_TODO("02.2");
+  // END STUB
+  // END SOLUTION
+}
+// ANCHOR_END: make_schedule
+
+// ANCHOR: snr
+torch::Tensor snr(const torch::Tensor& alpha_bar) {
+  // BEGIN SOLUTION 02.2
+  return alpha_bar / (1 - alpha_bar);  // signal variance / noise variance
+  // BEGIN STUB
+  // // a ratio of variances: the signal's over the noise's
+  // DM_TODO("02.2");
+  // END STUB
+  // END SOLUTION
+}
+// ANCHOR_END: snr
+
+Schedule named_schedule(const std::string& name, std::int64_t T) { return make_schedule(beta_schedule(name, T)); }
+
+}  // namespace dm::ch02
