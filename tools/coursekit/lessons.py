@@ -115,9 +115,10 @@ def sync(manifest: Manifest, check: bool, outputs: bool = False, figures: bool =
     return problems
 
 
-def capture(binary: Path, args: list[str], out_root: Path) -> str:
-    r = subprocess.run([str(binary), *args, "--out", str(out_root)], stdout=subprocess.PIPE,
-                       stderr=subprocess.STDOUT, text=True, errors="replace")
+def capture(binary: Path, args: list[str]) -> str:
+    """The program's output as a student sees it after `./course tour` (it writes to runs/)."""
+    r = subprocess.run([str(binary), *args, "--out", "runs"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       text=True, errors="replace", cwd=ROOT)
     # Progress lines carry timings that change every run; the lesson keeps the results.
     keep = [l for l in r.stdout.splitlines() if " it/s " not in l]
     return "\n".join(keep)

@@ -142,9 +142,7 @@ def cmd_golden(m: Manifest, a) -> int:
 
 def lesson_binary(preset: str):
     def run(chapter: str, args: list[str]) -> str:
-        binary = chapter_binary(preset, "solutions", chapter)
-        out_root = ROOT / "build" / "lesson-runs"
-        return lessons.capture(binary, args, out_root)
+        return lessons.capture(chapter_binary(preset, "solutions", chapter), args)
     return run
 
 
