@@ -18,12 +18,11 @@ namespace dm::testing {
 namespace {
 
 // Element-wise comparison of two flat double arrays with a report of where they differ.
-::testing::AssertionResult compare(const std::string& label, const std::vector<double>& a,
-                                   const std::vector<double>& e, const std::vector<std::int64_t>& shape,
-                                   double atol, double rtol) {
+::testing::AssertionResult compare(const std::string& label, const std::vector<double>& a, const std::vector<double>& e,
+                                   const std::vector<std::int64_t>& shape, double atol, double rtol) {
   if (a.size() != e.size())
-    return ::testing::AssertionFailure()
-           << label << ": " << a.size() << " values, expected " << e.size() << " (shape differs)";
+    return ::testing::AssertionFailure() << label << ": " << a.size() << " values, expected " << e.size()
+                                         << " (shape differs)";
   std::size_t bad = 0, worst = 0;
   double max_diff = 0;
   std::ostringstream first;
@@ -120,8 +119,8 @@ nlohmann::json load_json(const std::string& path) {
   return golden_impl(file, name, to_vector(actual), actual.sizes().vec(), atol, rtol);
 }
 
-::testing::AssertionResult golden(const std::string& file, const std::string& name,
-                                  const std::vector<double>& actual, double atol, double rtol) {
+::testing::AssertionResult golden(const std::string& file, const std::string& name, const std::vector<double>& actual,
+                                  double atol, double rtol) {
   return golden_impl(file, name, actual, {static_cast<std::int64_t>(actual.size())}, atol, rtol);
 }
 
@@ -131,7 +130,7 @@ torch::Tensor fixed_normal(const std::vector<std::int64_t>& shape, std::uint64_t
   auto* p = t.data_ptr<float>();
   const auto n = t.numel();
   const double two_pi = 6.283185307179586;
-  for (std::int64_t i = 0; i < n; i += 2) {  // Box-Muller on our own uniforms
+  for (std::int64_t i = 0; i < n; i += 2) {                                  // Box-Muller on our own uniforms
     const double u1 = (static_cast<double>(gen() >> 11) + 1.0) * 0x1.0p-53;  // (0, 1]
     const double u2 = static_cast<double>(gen() >> 11) * 0x1.0p-53;
     const double r = std::sqrt(-2.0 * std::log(u1));

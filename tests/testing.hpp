@@ -14,10 +14,10 @@
 // mc_tol          the tolerance of a Monte-Carlo estimate: k standard errors.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <Eigen/Core>
 #include <cmath>
 #include <cstdint>
-#include <gtest/gtest.h>
 #include <string>
 #include <vector>
 
@@ -34,8 +34,8 @@ namespace dm::testing {
 // when DM_RECORD_GOLDEN=1 and the test runs on the solutions track.
 ::testing::AssertionResult golden(const std::string& file, const std::string& name, const torch::Tensor& actual,
                                   double atol = 1e-5, double rtol = 1e-5);
-::testing::AssertionResult golden(const std::string& file, const std::string& name,
-                                  const std::vector<double>& actual, double atol = 1e-9, double rtol = 1e-9);
+::testing::AssertionResult golden(const std::string& file, const std::string& name, const std::vector<double>& actual,
+                                  double atol = 1e-9, double rtol = 1e-9);
 
 // [shape] float32 N(0, 1) from seed, the same everywhere.
 torch::Tensor fixed_normal(const std::vector<std::int64_t>& shape, std::uint64_t seed);

@@ -11,13 +11,17 @@ namespace {
 std::string clock_string(double seconds) {
   if (!(seconds >= 0) || seconds > 359999) return "--:--";
   const auto s = static_cast<long>(seconds + 0.5);
-  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60) : fmt::format("{}:{:02}", s / 60, s % 60);
+  return s >= 3600 ? fmt::format("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+                   : fmt::format("{}:{:02}", s / 60, s % 60);
 }
 }  // namespace
 
 Progress::Progress(std::string label, std::int64_t total)
-    : label_(std::move(label)), total_(std::max<std::int64_t>(total, 1)), tty_(::isatty(STDOUT_FILENO) == 1),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_) {
+    : label_(std::move(label)),
+      total_(std::max<std::int64_t>(total, 1)),
+      tty_(::isatty(STDOUT_FILENO) == 1),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {
   next_plain_ = 0;
 }
 
@@ -51,9 +55,8 @@ void Progress::draw(bool final_line) {
   const double rate = elapsed > 0 ? done_ / elapsed : 0.0;
   const double eta = rate > 0 ? (total_ - done_) / rate : -1.0;
   std::string loss = loss_ ? fmt::format("  loss {:.4g}", *loss_) : "";
-  std::string stats = fmt::format("{:>{}}/{}  {:.1f} it/s  {} {}{}", done_, fmt::formatted_size("{}", total_),
-                                  total_, rate, final_line ? "took" : "ETA",
-                                  clock_string(final_line ? elapsed : eta), loss);
+  std::string stats = fmt::format("{:>{}}/{}  {:.1f} it/s  {} {}{}", done_, fmt::formatted_size("{}", total_), total_,
+                                  rate, final_line ? "took" : "ETA", clock_string(final_line ? elapsed : eta), loss);
   if (tty_) {
     constexpr int kWidth = 24;
     const int filled = static_cast<int>(kWidth * done_ / total_);

@@ -29,6 +29,7 @@ class Chapter:
     dir: str
     title: str
     quick: list[str] = field(default_factory=list)
+    data: str = ""
     exercises: list[Exercise] = field(default_factory=list)
 
 
@@ -66,7 +67,8 @@ def gtest_filter_matches(flt: str, name: str) -> bool:
 
 def load(path: Path = ROOT / "course.toml") -> Manifest:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    chapters = [Chapter(id=c["id"], dir=c["dir"], title=c["title"], quick=list(c.get("quick", [])))
+    chapters = [Chapter(id=c["id"], dir=c["dir"], title=c["title"], quick=list(c.get("quick", [])),
+                        data=c.get("data", ""))
                 for c in data.get("chapter", [])]
     by_id = {c.id: c for c in chapters}
     seen: set[str] = set()

@@ -1,8 +1,8 @@
 // Choosing the torch device once, from --device auto|cpu|cuda.
 #pragma once
 
-#include <string>
 #include <torch/types.h>
+#include <string>
 
 namespace dm {
 

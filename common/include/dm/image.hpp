@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include <opencv2/core.hpp>
 #include <torch/types.h>
+#include <opencv2/core.hpp>
 
 namespace dm {
 
@@ -23,8 +23,7 @@ torch::Tensor mat_to_tensor(const cv::Mat& image);
 cv::Mat make_grid(const torch::Tensor& batch, int nrow, int pad = 2, int scale = 2);
 
 // A row of images with a caption under each (e.g. "t = 250").
-cv::Mat labelled_strip(const std::vector<cv::Mat>& images, const std::vector<std::string>& captions,
-                       int pad = 4);
+cv::Mat labelled_strip(const std::vector<cv::Mat>& images, const std::vector<std::string>& captions, int pad = 4);
 
 // Writes text into an image (white box, black text) at the top-left corner.
 void put_label(cv::Mat& image, const std::string& text);

@@ -19,13 +19,26 @@ struct Style {
   cv::Scalar color = cv::Scalar(-1, -1, -1);  // BGR; negative: next colour of the palette
   int thickness = 2;
   bool dashed_line = false;
-  int marker_radius = 0;                      // > 0: draw points as dots
-  double alpha = 1.0;                         // < 1: blend (many paths / points)
-  static Style dashed() { Style s; s.dashed_line = true; return s; }
-  static Style points(int radius = 2, double alpha = 0.6) {
-    Style s; s.marker_radius = radius; s.thickness = 0; s.alpha = alpha; return s;
+  int marker_radius = 0;  // > 0: draw points as dots
+  double alpha = 1.0;     // < 1: blend (many paths / points)
+  static Style dashed() {
+    Style s;
+    s.dashed_line = true;
+    return s;
   }
-  static Style thin(double alpha = 0.5) { Style s; s.thickness = 1; s.alpha = alpha; return s; }
+  static Style points(int radius = 2, double alpha = 0.6) {
+    Style s;
+    s.marker_radius = radius;
+    s.thickness = 0;
+    s.alpha = alpha;
+    return s;
+  }
+  static Style thin(double alpha = 0.5) {
+    Style s;
+    s.thickness = 1;
+    s.alpha = alpha;
+    return s;
+  }
 };
 
 // One set of axes: line series, scatter series, histograms; axes with ticks and
@@ -44,9 +57,9 @@ class Figure {
   Figure& logy(bool on = true);
   Figure& xlim(double lo, double hi);
   Figure& ylim(double lo, double hi);
-  Figure& equal_aspect(bool on = true);     // 2-D scatter and paths
+  Figure& equal_aspect(bool on = true);  // 2-D scatter and paths
 
-  cv::Mat render() const;                   // 8-bit BGR image
+  cv::Mat render() const;                             // 8-bit BGR image
   void save(const std::filesystem::path& png) const;  // atomic; dm::UserError if unwritable
 
  private:

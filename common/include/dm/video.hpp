@@ -17,9 +17,9 @@ class VideoWriter {
   // px on the short side (nearest neighbour) because players reject tiny videos.
   VideoWriter(const std::filesystem::path& mp4, double fps, cv::Size frame_size);
   ~VideoWriter();
-  void write(const cv::Mat& frame);   // 8-bit gray or BGR
-  void close();                       // finishes and renames; called by the destructor
-  const std::string& codec() const;   // "avc1" or "mp4v"
+  void write(const cv::Mat& frame);  // 8-bit gray or BGR
+  void close();                      // finishes and renames; called by the destructor
+  const std::string& codec() const;  // "avc1" or "mp4v"
   int frames() const;
 
  private:

@@ -29,7 +29,7 @@ struct GaussianMixture2D {
 };
 
 torch::Tensor two_moons(std::int64_t n, double noise = 0.05, torch::Generator gen = {});  // [n, 2]
-torch::Tensor swiss_roll(std::int64_t n, double noise = 0.1, torch::Generator gen = {});   // [n, 2]
-torch::Tensor checkerboard(std::int64_t n, torch::Generator gen = {});                     // [n, 2]
+torch::Tensor swiss_roll(std::int64_t n, double noise = 0.1, torch::Generator gen = {});  // [n, 2]
+torch::Tensor checkerboard(std::int64_t n, torch::Generator gen = {});                    // [n, 2]
 
 }  // namespace dm
