@@ -236,6 +236,11 @@ def cmd_watch(m: Manifest, a) -> int:
         return 0
 
 
+def cmd_bench(m: Manifest, a) -> int:
+    from . import bench
+    return bench.run(a.preset, a.threads or len(os.sched_getaffinity(0)), a.batch, a.repeats)
+
+
 # ---------------------------------------------------------------- test: every gate
 
 def cmd_test(m: Manifest, a) -> int:
@@ -307,6 +312,10 @@ def main(argv: list[str]) -> int:
     p = add("slides", cmd_slides, "build the Marp decks to HTML under runs/slides/")
     p.add_argument("--no-setup", action="store_true")
     add("format", cmd_format, "clang-format every C++ file, then regenerate exercises/")
+    p = add("bench", cmd_bench, "C++ vs Python PyTorch U-Net throughput -> bench/RESULTS.md")
+    p.add_argument("--threads", type=int, default=0, help="0: the cores available")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args(argv)
     try:
         m = load()
