@@ -44,7 +44,7 @@ def write(manifest: Manifest, runs: Path, timings: dict[str, float] | None = Non
                 text = json.dumps(json.loads(metrics.read_text()), indent=2)
             except json.JSONDecodeError as e:
                 text = f"metrics.json is not valid JSON: {e}"
-            parts.append(f"<h3>metrics.json</h3><pre>{html.escape(text)}</pre>")
+            parts.append(f"<details><summary>metrics.json</summary><pre>{html.escape(text)}</pre></details>")
     out = runs / "index.html"
     out.write_text("\n".join(parts) + "\n", encoding="utf-8")
     return out
