@@ -1,0 +1,118 @@
+// The course's offline evaluation of generated Fashion-MNIST samples, used from
+// chapter 03 on:
+//
+//   dm::eval::EvalOptions eo;
+//   eo.data_dir = flags.data_dir;  eo.device = device;  eo.quick = flags.quick;
+//   dm::eval::Evaluator evaluator(eo);           // loads or trains the classifier once
+//   dm::eval::EvalReport r = evaluator.evaluate(samples);   // [N, 1, 28, 28] in [-1, 1]
+//   std::cout << r.summary() << "\n";
+//   metrics["eval"] = r.to_json();
+//
+// Everything is computed on the 128-d penultimate features of the course's own
+// classifier (dm/eval/classifier.hpp), not Inception: numbers are comparable
+// within this course, not with FIDs published on Inception features.
+//
+// This header is light (torch/types.h only); the classifier module is hidden.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <torch/types.h>
+#include <Eigen/Dense>
+#include <nlohmann/json.hpp>
+
+#include "dm/eval/metrics.hpp"
+
+namespace dm::eval {
+
+struct EvalOptions {
+  // Where the classifier lives: <cache_dir>/fmnist_classifier.pt and
+  // <cache_dir>/fmnist_classifier.json ({accuracy, seed, epochs, version, ...}).
+  std::filesystem::path cache_dir = "runs/cache";
+  std::filesystem::path data_dir;      // Fashion-MNIST folder; empty: the Debian location
+  torch::Device device = torch::kCPU;  // where the classifier runs (features are returned on the CPU)
+  // quick: cheaper estimates for --quick runs: KID on 3 subsets instead of 10.
+  // The classifier and the reference statistics are the same in both modes, so
+  // quick and full FIDs at the same n are comparable.
+  bool quick = false;
+  bool verbose = true;  // print what is loaded/trained and how long it took
+  // Test images in the reference statistics: 0 means all 10000 (always, in
+  // chapters). Tests use fewer to stay fast; such a reference is not cached.
+  std::int64_t reference_limit = 0;
+};
+
+// What evaluate() measured on one set of samples.
+struct EvalReport {
+  std::int64_t n = 0;          // number of samples evaluated (always print it with the FID)
+  double fid = 0;              // Fréchet distance, samples vs the whole test set (10k)
+  double fid_floor = 0;        // the same for n real training images: the best reachable at this n
+  double kid = 0;              // unbiased MMD^2 (cubic kernel), samples vs test images, subsets of min(n, 1000)
+  double precision = 0;        // fraction of samples on the real manifold (k = 3, n real test images)
+  double recall = 0;           // fraction of real images on the samples' manifold
+  double mean_confidence = 0;  // mean over samples of the classifier's top softmax probability
+  std::array<double, 10> class_histogram{};  // fraction of samples per predicted class (sums to 1)
+  double max_class_fraction = 0;             // max of class_histogram (mode collapse if large)
+
+  // {"n", "fid", "fid_floor", "kid", "precision", "recall", "mean_confidence",
+  //  "class_histogram": {"T-shirt/top": 0.1, ...}, "max_class_fraction"}
+  nlohmann::json to_json() const;
+  // One line, e.g.
+  // "FID 23.4 (real-vs-real floor 3.1, n = 1000) | KID 0.012 | precision 0.71 recall 0.52 |
+  //  confidence 0.87 | classes: max 14% (Trouser)"
+  std::string summary() const;
+};
+
+class Evaluator {
+ public:
+  // Loads the classifier from <cache_dir>/fmnist_classifier.pt, or, when it
+  // is missing (or its JSON says an older kClassifierVersion), trains it once
+  // with the fixed recipe (seed 0, 2 epochs; minutes on 2 cores, see EVALUATION.md), prints
+  // its test accuracy and caches it atomically (temporary file + rename) with
+  // the JSON. A .pt that exists but cannot be read (truncated, another
+  // architecture) is a dm::UserError naming the file and saying to delete it:
+  // we do not silently overwrite a file we do not understand.
+  // Then loads the features of the 10k test images (the reference) from
+  // <cache_dir>/fmnist_test_features.pt, or computes and caches them; the file
+  // carries a checksum of the classifier's weights and is recomputed when it
+  // does not match (or cannot be read).
+  explicit Evaluator(const EvalOptions& options);
+  ~Evaluator();
+  Evaluator(Evaluator&&) noexcept;
+  Evaluator& operator=(Evaluator&&) noexcept;
+
+  // Test-set accuracy of the classifier in [0, 1] (from the JSON when loaded).
+  double classifier_accuracy() const;
+
+  // Penultimate classifier features of images [N, 1, 28, 28] in [-1, 1]
+  // (any device; values outside [-1, 1] are clamped) -> [N, 128] float on the CPU.
+  torch::Tensor features(const torch::Tensor& images) const;
+  // Softmax class probabilities of images [N, 1, 28, 28] -> [N, 10] float on the CPU.
+  torch::Tensor probabilities(const torch::Tensor& images) const;
+
+  // All metrics for samples [N, 1, 28, 28] in [-1, 1], N >= 10 (dm::UserError
+  // otherwise). Deterministic for given samples. See EvalReport.
+  EvalReport evaluate(const torch::Tensor& samples) const;
+
+  // FID of n training images (a fixed seeded random subset) against the test
+  // set's statistics: the real-vs-real floor for sample size n. FID is biased
+  // upwards at small n, so a model's FID is only meaningful next to this.
+  // Cached in memory per n. 2 <= n <= 60000.
+  double fid_floor(std::int64_t n) const;
+
+  // The test set's statistics (n = 10000) and features [10000, 128].
+  const GaussianStats& reference_stats() const;
+  const Eigen::MatrixXd& reference_features() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// [N, D] float tensor (any device) -> Eigen [N, D] double, row per sample.
+Eigen::MatrixXd to_matrix(const torch::Tensor& features);
+
+}  // namespace dm::eval

@@ -1,0 +1,308 @@
+// The Evaluator: loads (or trains once) the course's classifier, keeps the test
+// set's reference features, and turns a batch of samples into an EvalReport.
+#include "dm/eval/evaluator.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <numeric>
+#include <optional>
+#include <random>
+#include <sstream>
+#include <vector>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "dm/atomic_write.hpp"
+#include "dm/data/fashion_mnist.hpp"
+#include "dm/errors.hpp"
+#include "dm/eval/classifier.hpp"
+#include "dm/progress.hpp"
+
+namespace dm::eval {
+
+namespace {
+
+constexpr std::uint64_t kClassifierSeed = 0;
+constexpr int kClassifierEpochs = 2;
+constexpr std::uint64_t kSubsetSeed = 20240611;  // which train/test images the floor and precision/recall use
+constexpr int kNearestK = 3;
+
+// The first `count` entries of a seeded permutation of [0, n) (same on every platform).
+std::vector<std::int64_t> seeded_subset(std::int64_t n, std::int64_t count, std::uint64_t seed) {
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(n));
+  std::iota(idx.begin(), idx.end(), std::int64_t{0});
+  std::mt19937_64 rng(seed);
+  for (std::int64_t i = 0; i < count; ++i) {
+    const auto j = i + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(n - i));
+    std::swap(idx[static_cast<std::size_t>(i)], idx[static_cast<std::size_t>(j)]);
+  }
+  idx.resize(static_cast<std::size_t>(count));
+  std::sort(idx.begin(), idx.end());
+  return idx;
+}
+
+Eigen::MatrixXd select_rows(const Eigen::MatrixXd& x, const std::vector<std::int64_t>& rows) {
+  Eigen::MatrixXd out(static_cast<Eigen::Index>(rows.size()), x.cols());
+  for (std::size_t i = 0; i < rows.size(); ++i) out.row(static_cast<Eigen::Index>(i)) = x.row(rows[i]);
+  return out;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+Eigen::MatrixXd to_matrix(const torch::Tensor& features) {
+  if (features.dim() != 2) throw UserError("to_matrix expects a [N, D] tensor");
+  const auto t = features.detach().to(torch::kCPU, torch::kDouble).contiguous();
+  // Eigen's default storage is column-major; map as row-major and copy.
+  using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  return Eigen::Map<const RowMajor>(t.data_ptr<double>(), t.size(0), t.size(1));
+}
+
+struct Evaluator::Impl {
+  EvalOptions opts;
+  FmnistClassifier model{nullptr};
+  double accuracy = 0;
+  Eigen::MatrixXd test_features;  // [10000, 128]
+  GaussianStats test_stats;
+  mutable std::mutex mutex;  // guards the lazily filled members below
+  mutable std::optional<torch::Tensor> train_images;
+  mutable std::map<std::int64_t, double> floors;
+  mutable std::map<std::int64_t, std::pair<Eigen::MatrixXd, Eigen::VectorXd>> real_manifolds;  // n -> (rows, radii)
+
+  void say(const std::string& line) const {
+    if (opts.verbose) std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  }
+
+  // [N, 1, 28, 28] -> [N, 128 + 10]: features then logits, one forward pass.
+  torch::Tensor features_and_logits(const torch::Tensor& images) const {
+    if (images.dim() != 4 || images.size(1) != 1 || images.size(2) != 28 || images.size(3) != 28) {
+      throw UserError("the evaluator expects images of shape [N, 1, 28, 28], got " +
+                      std::string(images.sizes().vec().empty() ? "a scalar" : c10::str(images.sizes())));
+    }
+    auto& m = const_cast<FmnistClassifier&>(model);
+    return batched_apply(
+        [&](const torch::Tensor& x) {
+          const auto f = m->features(x.clamp(-1.0, 1.0));  // [B, 128]
+          return torch::cat({f, m->head(f)}, 1);           // [B, 138]
+        },
+        images, opts.device, 500);
+  }
+
+  // A fingerprint of the weights: the reference features are only reused for the classifier that made them.
+  double weights_checksum() const {
+    torch::NoGradGuard no_grad;
+    double sum = 0;
+    for (const auto& p : model->parameters()) sum += p.to(torch::kCPU, torch::kDouble).abs().sum().item<double>();
+    for (const auto& b : model->buffers()) sum += b.to(torch::kCPU, torch::kDouble).abs().sum().item<double>();
+    return sum;
+  }
+
+  // Test-set features [10000, 128] from the cache file when it matches this classifier, else computed (and cached).
+  torch::Tensor reference_features(const std::filesystem::path& file) const {
+    const double checksum = weights_checksum();
+    const bool full = opts.reference_limit <= 0;
+    if (full && std::filesystem::exists(file)) {
+      try {
+        std::vector<torch::Tensor> saved;
+        torch::load(saved, file.string());
+        if (saved.size() == 2 && saved[1].item<double>() == checksum && saved[0].dim() == 2 &&
+            saved[0].size(1) == kFeatureDim) {
+          return saved[0];
+        }
+        say("evaluator: " + file.string() + " belongs to another classifier: recomputing it");
+      } catch (const c10::Error&) {
+        say("evaluator: " + file.string() + " is unreadable: recomputing it");
+      }
+    }
+    const auto test = load_fashion_mnist(opts.data_dir, Split::Test, full ? 0 : opts.reference_limit);
+    auto feats = features_and_logits(test.images).narrow(1, 0, kFeatureDim).contiguous();
+    if (full) {
+      const auto tmp = temp_path_for(file);
+      std::vector<torch::Tensor> to_save{feats, torch::tensor(checksum, torch::kDouble)};
+      torch::save(to_save, tmp.string());
+      commit_atomic(tmp, file);
+    }
+    return feats;
+  }
+
+  void train_and_cache(const std::filesystem::path& pt, const std::filesystem::path& js) {
+    say(fmt::format("evaluator: training the Fashion-MNIST classifier once (seed {}, {} epochs); it is cached in {}",
+                    kClassifierSeed, kClassifierEpochs, pt.string()));
+    const auto train = load_fashion_mnist(opts.data_dir, Split::Train);
+    const auto test = load_fashion_mnist(opts.data_dir, Split::Test);
+    ClassifierTrainOptions to;
+    to.epochs = kClassifierEpochs;
+    to.seed = kClassifierSeed;
+    to.device = opts.device;
+    std::optional<Progress> bar;
+    if (opts.verbose) {
+      bar.emplace("classifier", (train.images.size(0) / to.batch_size) * to.epochs);
+      to.on_progress = [&bar](std::int64_t step, std::int64_t /*total*/, double loss) { bar->update(step, loss); };
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    model = train_classifier(train, to);
+    if (bar) bar->finish();
+    const double train_s = seconds_since(t0);
+    accuracy = dm::eval::classifier_accuracy(model, test);
+    say(fmt::format("evaluator: classifier test accuracy = {:.2f} % (trained in {:.0f} s, {} torch threads)",
+                    100 * accuracy, train_s, torch::get_num_threads()));
+    save_classifier(model, pt);
+    nlohmann::json meta = {{"accuracy", accuracy},        {"seed", kClassifierSeed},
+                           {"epochs", kClassifierEpochs}, {"version", kClassifierVersion},
+                           {"train_seconds", train_s},    {"torch_threads", torch::get_num_threads()},
+                           {"feature_dim", kFeatureDim}};
+    write_file_atomic(js, meta.dump(2) + "\n");
+  }
+};
+
+Evaluator::Evaluator(const EvalOptions& options) : impl_(std::make_unique<Impl>()) {
+  auto& d = *impl_;
+  d.opts = options;
+  const auto pt = options.cache_dir / "fmnist_classifier.pt";
+  const auto js = options.cache_dir / "fmnist_classifier.json";
+  std::error_code ec;
+  std::filesystem::create_directories(options.cache_dir, ec);
+  if (ec) throw UserError("cannot create the cache folder " + options.cache_dir.string() + ": " + ec.message());
+
+  std::optional<nlohmann::json> meta;
+  if (std::filesystem::exists(js)) {
+    std::ifstream in(js);
+    try {
+      meta = nlohmann::json::parse(in);
+    } catch (const nlohmann::json::exception&) {
+      meta.reset();  // unreadable metadata: treated as missing, the accuracy is measured again below
+    }
+  }
+  const bool have_pt = std::filesystem::exists(pt);
+  const int cached_version = meta && meta->contains("version") ? meta->at("version").get<int>() : kClassifierVersion;
+  if (have_pt && cached_version != kClassifierVersion) {
+    d.say(fmt::format("evaluator: the cached classifier {} is version {}, this course needs version {}: retraining",
+                      pt.string(), cached_version, kClassifierVersion));
+  }
+  if (have_pt && cached_version == kClassifierVersion) {
+    d.model = load_classifier(pt, options.device);  // dm::UserError naming the file if unreadable
+    if (meta && meta->contains("accuracy")) {
+      d.accuracy = meta->at("accuracy").get<double>();
+    } else {
+      d.accuracy = dm::eval::classifier_accuracy(d.model, load_fashion_mnist(options.data_dir, Split::Test));
+      nlohmann::json m = {{"accuracy", d.accuracy},
+                          {"seed", kClassifierSeed},
+                          {"epochs", kClassifierEpochs},
+                          {"version", kClassifierVersion},
+                          {"feature_dim", kFeatureDim}};
+      write_file_atomic(js, m.dump(2) + "\n");
+    }
+    d.say(fmt::format("evaluator: classifier {} (test accuracy {:.2f} %)", pt.string(), 100 * d.accuracy));
+  } else {
+    d.train_and_cache(pt, js);
+  }
+
+  const auto t0 = std::chrono::steady_clock::now();
+  d.test_features = to_matrix(d.reference_features(options.cache_dir / "fmnist_test_features.pt"));
+  d.test_stats = gaussian_stats(d.test_features);
+  d.say(fmt::format("evaluator: reference statistics of {} test images ({:.1f} s)", d.test_stats.n, seconds_since(t0)));
+}
+
+Evaluator::~Evaluator() = default;
+Evaluator::Evaluator(Evaluator&&) noexcept = default;
+Evaluator& Evaluator::operator=(Evaluator&&) noexcept = default;
+
+double Evaluator::classifier_accuracy() const { return impl_->accuracy; }
+
+torch::Tensor Evaluator::features(const torch::Tensor& images) const {
+  return impl_->features_and_logits(images).narrow(1, 0, kFeatureDim).contiguous();
+}
+
+torch::Tensor Evaluator::probabilities(const torch::Tensor& images) const {
+  return impl_->features_and_logits(images).narrow(1, kFeatureDim, 10).softmax(1);
+}
+
+const GaussianStats& Evaluator::reference_stats() const { return impl_->test_stats; }
+const Eigen::MatrixXd& Evaluator::reference_features() const { return impl_->test_features; }
+
+double Evaluator::fid_floor(std::int64_t n) const {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  if (auto it = d.floors.find(n); it != d.floors.end()) return it->second;
+  if (!d.train_images) d.train_images = load_fashion_mnist(d.opts.data_dir, Split::Train).images;
+  const auto total = d.train_images->size(0);
+  if (n < 2 || n > total) {
+    throw UserError(fmt::format("fid_floor: n must be between 2 and {} (the training images), got {}", total, n));
+  }
+  const auto rows = seeded_subset(total, n, kSubsetSeed);
+  const auto idx = torch::from_blob(const_cast<std::int64_t*>(rows.data()), {n}, torch::kLong).clone();
+  const auto feats = d.features_and_logits(d.train_images->index_select(0, idx)).narrow(1, 0, kFeatureDim);
+  const double fid = frechet_distance(gaussian_stats(to_matrix(feats)), d.test_stats);
+  d.floors[n] = fid;
+  return fid;
+}
+
+EvalReport Evaluator::evaluate(const torch::Tensor& samples) const {
+  auto& d = *impl_;
+  const auto n = samples.dim() > 0 ? samples.size(0) : 0;
+  if (n < 10) throw UserError(fmt::format("evaluate needs at least 10 samples, got {}", n));
+  const auto out = d.features_and_logits(samples);                         // [N, 138]
+  const Eigen::MatrixXd feats = to_matrix(out.narrow(1, 0, kFeatureDim));  // [N, 128]
+  const auto probs = out.narrow(1, kFeatureDim, 10).softmax(1);            // [N, 10]
+
+  EvalReport r;
+  r.n = n;
+  r.fid = frechet_distance(gaussian_stats(feats), d.test_stats);
+  r.fid_floor = fid_floor(std::min<std::int64_t>(n, 60000));
+  r.kid = kid(feats, d.test_features, d.opts.quick ? 3 : 10, 1000, /*seed=*/0);
+
+  // Precision/recall against the same number of real test images (radii depend on the set size).
+  const auto n_real = std::min<std::int64_t>(n, d.test_features.rows());
+  {
+    std::lock_guard<std::mutex> lock(d.mutex);
+    auto it = d.real_manifolds.find(n_real);
+    if (it == d.real_manifolds.end()) {
+      Eigen::MatrixXd real = select_rows(d.test_features, seeded_subset(d.test_features.rows(), n_real, kSubsetSeed));
+      Eigen::VectorXd radii = kth_neighbour_radii(real, kNearestK);
+      it = d.real_manifolds.emplace(n_real, std::make_pair(std::move(real), std::move(radii))).first;
+    }
+    const auto& [real, radii] = it->second;
+    r.precision = fraction_inside(feats, real, radii);
+    r.recall = fraction_inside(real, feats, kth_neighbour_radii(feats, kNearestK));
+  }
+
+  const auto [top_p, top_class] = probs.max(1);
+  r.mean_confidence = top_p.mean().item<double>();
+  const auto counts = torch::bincount(top_class, /*weights=*/{}, /*minlength=*/10);
+  for (int c = 0; c < 10; ++c) r.class_histogram[c] = counts[c].item<double>() / static_cast<double>(n);
+  r.max_class_fraction = *std::max_element(r.class_histogram.begin(), r.class_histogram.end());
+  return r;
+}
+
+nlohmann::json EvalReport::to_json() const {
+  nlohmann::json hist = nlohmann::json::object();
+  for (int c = 0; c < 10; ++c) hist[kFashionMnistClasses[c]] = class_histogram[c];
+  return {{"n", n},
+          {"fid", fid},
+          {"fid_floor", fid_floor},
+          {"kid", kid},
+          {"precision", precision},
+          {"recall", recall},
+          {"mean_confidence", mean_confidence},
+          {"class_histogram", hist},
+          {"max_class_fraction", max_class_fraction}};
+}
+
+std::string EvalReport::summary() const {
+  const auto top = std::max_element(class_histogram.begin(), class_histogram.end()) - class_histogram.begin();
+  return fmt::format(
+      "FID {:.2f} (real-vs-real floor {:.2f}, n = {}) | KID {:.4f} | precision {:.2f} recall {:.2f} | "
+      "confidence {:.2f} | classes: max {:.0f}% ({})",
+      fid, fid_floor, n, kid, precision, recall, mean_confidence, 100 * max_class_fraction, kFashionMnistClasses[top]);
+}
+
+}  // namespace dm::eval

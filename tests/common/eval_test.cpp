@@ -1,0 +1,358 @@
+// The course's offline evaluation (dm/eval/): the Fréchet distance of two
+// Gaussians against closed forms and an independent Schur-based sqrtm, the
+// sample statistics, the unbiased KID (mean 0 on same-distribution samples,
+// clearly positive on shifted ones), k-NN precision/recall on sets whose answer
+// is known, and the classifier: deterministic training, save/load round trip,
+// a truncated cache file as a dm::UserError, and an Evaluator loading a cached
+// (untrained) classifier without training it. Nothing here trains the real
+// classifier; the Fashion-MNIST tests are skipped when the data is absent.
+// Run one test: build/default/bin/test_common --gtest_filter='FrechetDistance.*'
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <random>
+#include <vector>
+
+#include <torch/torch.h>
+#include <Eigen/Dense>
+#include <nlohmann/json.hpp>
+#include <unsupported/Eigen/MatrixFunctions>
+
+#include "dm/atomic_write.hpp"
+#include "dm/data/fashion_mnist.hpp"
+#include "dm/errors.hpp"
+#include "dm/eval/classifier.hpp"
+#include "dm/eval/evaluator.hpp"
+#include "dm/eval/metrics.hpp"
+#include "temp_dir.hpp"
+
+using dm::eval::GaussianStats;
+using dm::testing::TempDir;
+using ::testing::HasSubstr;
+
+namespace {
+
+// [n, d] standard normal rows from a seeded generator, scaled and shifted.
+Eigen::MatrixXd normal_rows(Eigen::Index n, Eigen::Index d, std::uint64_t seed, double mean = 0.0, double sd = 1.0) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> g(mean, sd);
+  Eigen::MatrixXd x(n, d);
+  for (Eigen::Index i = 0; i < n; ++i)
+    for (Eigen::Index j = 0; j < d; ++j) x(i, j) = g(rng);
+  return x;
+}
+
+// A random symmetric positive definite matrix A A^T / d + 0.1 I.
+Eigen::MatrixXd random_spd(Eigen::Index d, std::uint64_t seed) {
+  const Eigen::MatrixXd a = normal_rows(d, d, seed);
+  return a * a.transpose() / static_cast<double>(d) + 0.1 * Eigen::MatrixXd::Identity(d, d);
+}
+
+GaussianStats stats(Eigen::VectorXd mu, Eigen::MatrixXd sigma) {
+  return GaussianStats{std::move(mu), std::move(sigma), 0};
+}
+
+bool have_fashion_mnist() {
+  return std::filesystem::exists(std::filesystem::path(dm::kFashionMnistDefaultDir) / "t10k-labels-idx1-ubyte.gz") ||
+         std::filesystem::exists(std::filesystem::path(dm::kFashionMnistDefaultDir) / "t10k-labels-idx1-ubyte");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- statistics
+
+TEST(GaussianStats, MatchesTheSampleMeanAndTheUnbiasedCovariance) {
+  const Eigen::MatrixXd x = normal_rows(50, 4, 1, 0.3, 2.0);
+  const auto s = dm::eval::gaussian_stats(x);
+  EXPECT_EQ(s.n, 50);
+  for (Eigen::Index a = 0; a < 4; ++a) {
+    double mean = 0;
+    for (Eigen::Index i = 0; i < 50; ++i) mean += x(i, a) / 50.0;
+    EXPECT_NEAR(s.mu(a), mean, 1e-12);
+    for (Eigen::Index b = 0; b < 4; ++b) {
+      double mb = 0, cov = 0;
+      for (Eigen::Index i = 0; i < 50; ++i) mb += x(i, b) / 50.0;
+      for (Eigen::Index i = 0; i < 50; ++i) cov += (x(i, a) - mean) * (x(i, b) - mb);
+      EXPECT_NEAR(s.sigma(a, b), cov / 49.0, 1e-12)
+          << "covariance must divide by N - 1 (unbiased), entry " << a << "," << b;
+    }
+  }
+}
+
+TEST(GaussianStats, OneRowIsAUserError) {
+  EXPECT_THROW(dm::eval::gaussian_stats(Eigen::MatrixXd::Zero(1, 3)), dm::UserError);
+}
+
+TEST(SqrtmPsd, SquaresBackToTheMatrixAndClampsRoundOffNegatives) {
+  const Eigen::MatrixXd s = random_spd(6, 2);
+  const Eigen::MatrixXd r = dm::eval::sqrtm_psd(s);
+  EXPECT_LT((r * r - s).cwiseAbs().maxCoeff(), 1e-10);
+  EXPECT_LT((r - r.transpose()).cwiseAbs().maxCoeff(), 1e-12);
+  // Rank-1 PSD matrix with a -1e-15 perturbation: no NaN.
+  Eigen::VectorXd v(3);
+  v << 1, 2, 3;
+  Eigen::MatrixXd p = v * v.transpose();
+  p(2, 2) -= 1e-15;
+  EXPECT_TRUE(dm::eval::sqrtm_psd(p).allFinite());
+}
+
+// ---------------------------------------------------------------- Fréchet distance
+
+TEST(FrechetDistance, MatchesTheClosedFormForDiagonalCovariances) {
+  // Commuting covariances: FD = ||mu1 - mu2||^2 + sum_i (sqrt(a_i) - sqrt(b_i))^2.
+  Eigen::VectorXd mu1(3), mu2(3), a(3), b(3);
+  mu1 << 0.0, 1.0, -2.0;
+  mu2 << 0.5, 1.0, 0.0;
+  a << 1.0, 4.0, 0.25;
+  b << 9.0, 1.0, 0.25;
+  const double expected = 0.25 + 0.0 + 4.0 + std::pow(1.0 - 3.0, 2) + std::pow(2.0 - 1.0, 2) + 0.0;  // = 9.25
+  const double fd = dm::eval::frechet_distance(stats(mu1, a.asDiagonal()), stats(mu2, b.asDiagonal()));
+  EXPECT_NEAR(fd, expected, 1e-12);
+}
+
+TEST(FrechetDistance, MatchesTheClosedFormInOneDimension) {
+  // FD = (m1 - m2)^2 + (s1 - s2)^2 with s the standard deviations.
+  const double fd =
+      dm::eval::frechet_distance(stats(Eigen::VectorXd::Constant(1, 1.5), Eigen::MatrixXd::Constant(1, 1, 4.0)),
+                                 stats(Eigen::VectorXd::Constant(1, -0.5), Eigen::MatrixXd::Constant(1, 1, 0.09)));
+  EXPECT_NEAR(fd, 4.0 + std::pow(2.0 - 0.3, 2), 1e-12);
+}
+
+TEST(FrechetDistance, MatchesAGeneralSchurSqrtmOfTheProductForRandomSpdPairs) {
+  // Independent reference: the trace of the principal square root of the
+  // non-symmetric S1 S2 (Eigen's Schur-based MatrixFunctions), as in the
+  // reference FID code with scipy.linalg.sqrtm.
+  for (std::uint64_t seed : {3, 4, 5}) {
+    const Eigen::Index d = 8;
+    const Eigen::MatrixXd s1 = random_spd(d, seed), s2 = random_spd(d, seed + 100);
+    const Eigen::VectorXd mu1 = normal_rows(1, d, seed + 200).row(0).transpose();
+    const Eigen::VectorXd mu2 = normal_rows(1, d, seed + 300).row(0).transpose();
+    const Eigen::MatrixXd product = s1 * s2;
+    const Eigen::MatrixXd covmean = product.sqrt();
+    const double expected = (mu1 - mu2).squaredNorm() + s1.trace() + s2.trace() - 2.0 * covmean.trace();
+    const double fd = dm::eval::frechet_distance(stats(mu1, s1), stats(mu2, s2));
+    EXPECT_NEAR(fd, expected, 1e-9 * std::max(1.0, expected)) << "seed " << seed;
+  }
+}
+
+TEST(FrechetDistance, IsZeroForIdenticalStatisticsAndSymmetric) {
+  const auto a = dm::eval::gaussian_stats(normal_rows(300, 16, 7));
+  const auto b = dm::eval::gaussian_stats(normal_rows(300, 16, 8, 0.2, 1.3));
+  EXPECT_NEAR(dm::eval::frechet_distance(a, a), 0.0, 1e-9);
+  EXPECT_GE(dm::eval::frechet_distance(a, a), 0.0) << "round-off must not make FD negative";
+  const double ab = dm::eval::frechet_distance(a, b), ba = dm::eval::frechet_distance(b, a);
+  EXPECT_GT(ab, 1.0);
+  EXPECT_NEAR(ab, ba, 1e-9 * ab);
+}
+
+TEST(FrechetDistance, StaysFiniteForSingularCovariancesFromFewSamples) {
+  // 5 samples in 16 dimensions: rank-4 covariances, like FID at tiny n.
+  const auto a = dm::eval::gaussian_stats(normal_rows(5, 16, 9));
+  const auto b = dm::eval::gaussian_stats(normal_rows(5, 16, 10));
+  const double fd = dm::eval::frechet_distance(a, b);
+  EXPECT_TRUE(std::isfinite(fd));
+  EXPECT_GT(fd, 0.0);
+}
+
+TEST(FrechetDistance, DifferentDimensionsAreAUserError) {
+  EXPECT_THROW(dm::eval::frechet_distance(stats(Eigen::VectorXd::Zero(2), Eigen::MatrixXd::Identity(2, 2)),
+                                          stats(Eigen::VectorXd::Zero(3), Eigen::MatrixXd::Identity(3, 3))),
+               dm::UserError);
+}
+
+// ---------------------------------------------------------------- KID
+
+TEST(Kid, HasMeanZeroOnSamplesOfTheSameDistribution) {
+  // 30 independent pairs (x, y) from N(0, I_8), 200 rows each, one subset each.
+  // An unbiased estimator averages to 0 within a few standard errors; the biased
+  // V-statistic (diagonal kept) would sit near 2 (E k(x,x) - E k(x,x')) / m ~ 0.08,
+  // many standard errors away.
+  const int reps = 30;
+  std::vector<double> v;
+  for (int r = 0; r < reps; ++r) {
+    v.push_back(dm::eval::kid(normal_rows(200, 8, 1000 + r), normal_rows(200, 8, 2000 + r), 1, 200, r));
+  }
+  double mean = 0, var = 0;
+  for (double x : v) mean += x / reps;
+  for (double x : v) var += (x - mean) * (x - mean) / (reps - 1);
+  const double se = std::sqrt(var / reps);
+  EXPECT_LT(std::abs(mean), 4.0 * se) << "mean KID " << mean << " over " << reps
+                                      << " same-distribution pairs, standard error " << se;
+  EXPECT_LT(se, 0.02) << "the estimator's spread is unexpectedly large";
+}
+
+TEST(Kid, IsClearlyPositiveForShiftedSamples) {
+  const Eigen::MatrixXd x = normal_rows(1000, 8, 11);
+  const double same = dm::eval::kid(x, normal_rows(1000, 8, 12), 10, 500, 0);
+  const double shifted = dm::eval::kid(x, normal_rows(1000, 8, 13, 0.5), 10, 500, 0);
+  EXPECT_GT(shifted, 0.1);
+  EXPECT_GT(shifted, 20 * std::abs(same)) << "same " << same << ", shifted " << shifted;
+}
+
+TEST(Kid, IsReproducibleForAFixedSeed) {
+  const Eigen::MatrixXd x = normal_rows(300, 4, 14), y = normal_rows(300, 4, 15);
+  EXPECT_EQ(dm::eval::kid(x, y, 5, 100, 42), dm::eval::kid(x, y, 5, 100, 42));
+}
+
+// ---------------------------------------------------------------- precision / recall
+
+TEST(PrecisionRecall, IsOneAndOneForIdenticalSets) {
+  const Eigen::MatrixXd x = normal_rows(400, 8, 16);
+  const auto pr = dm::eval::precision_recall(x, x, 3);
+  EXPECT_DOUBLE_EQ(pr.precision, 1.0);
+  EXPECT_DOUBLE_EQ(pr.recall, 1.0);
+}
+
+TEST(PrecisionRecall, IsZeroForAFarAwayFakeSet) {
+  const auto pr = dm::eval::precision_recall(normal_rows(400, 8, 17), normal_rows(400, 8, 18, 50.0), 3);
+  EXPECT_EQ(pr.precision, 0.0);
+  EXPECT_EQ(pr.recall, 0.0);
+}
+
+TEST(PrecisionRecall, SeparatesQualityFromCoverageWhenHalfTheModesAreDropped) {
+  // Real: two far-apart clusters; fake: fresh samples of only the first one.
+  Eigen::MatrixXd real(600, 4);
+  real << normal_rows(300, 4, 19), normal_rows(300, 4, 20, 30.0);
+  const auto pr = dm::eval::precision_recall(real, normal_rows(300, 4, 21), 3);
+  EXPECT_GT(pr.precision, 0.9) << "fake samples lie on the real manifold";
+  EXPECT_NEAR(pr.recall, 0.5, 0.06) << "only half of the real set is covered";
+}
+
+TEST(PrecisionRecall, KthNeighbourRadiiSkipThePointItself) {
+  Eigen::MatrixXd x(4, 1);
+  x << 0, 1, 3, 7;
+  const Eigen::VectorXd r1 = dm::eval::kth_neighbour_radii(x, 1), r2 = dm::eval::kth_neighbour_radii(x, 2);
+  EXPECT_DOUBLE_EQ(r1(0), 1.0);
+  EXPECT_DOUBLE_EQ(r1(3), 4.0);
+  EXPECT_DOUBLE_EQ(r2(0), 3.0);
+  EXPECT_DOUBLE_EQ(r2(2), 3.0);  // neighbours of 3: 1 (2 away), 0 (3 away)
+  EXPECT_THROW(dm::eval::kth_neighbour_radii(x, 4), dm::UserError);
+}
+
+// ---------------------------------------------------------------- classifier
+
+TEST(Classifier, ProducesFeaturesOf128AndLogitsOf10) {
+  torch::manual_seed(0);
+  dm::eval::FmnistClassifier m;
+  m->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = torch::rand({3, 1, 28, 28}) * 2 - 1;
+  EXPECT_EQ(m->features(x).sizes(), (std::vector<std::int64_t>{3, dm::eval::kFeatureDim}));
+  EXPECT_EQ(m->logits(x).sizes(), (std::vector<std::int64_t>{3, 10}));
+}
+
+TEST(Classifier, TrainingTwiceWithTheSameSeedGivesIdenticalWeights) {
+  // 2 steps on 256 synthetic images (class c: a bright square at a class-specific place).
+  torch::manual_seed(123);
+  auto labels = torch::arange(256, torch::kLong) % 10;
+  auto images = torch::full({256, 1, 28, 28}, -1.0) + 0.1 * torch::randn({256, 1, 28, 28});
+  for (int c = 0; c < 10; ++c) {
+    images.index_put_({labels == c, torch::indexing::Slice(), torch::indexing::Slice(2 * c, 2 * c + 8),
+                       torch::indexing::Slice(4, 12)},
+                      1.0);
+  }
+  dm::ImageDataset data{images, labels};
+  dm::eval::ClassifierTrainOptions o;
+  o.epochs = 1;
+  o.augment = true;  // the augmentation draws come from the seeded generator too
+  auto a = dm::eval::train_classifier(data, o);
+  auto b = dm::eval::train_classifier(data, o);
+  const auto pa = a->parameters(), pb = b->parameters();
+  ASSERT_EQ(pa.size(), pb.size());
+  for (std::size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+  o.seed = 1;
+  auto c = dm::eval::train_classifier(data, o);
+  EXPECT_FALSE(torch::equal(a->parameters().back(), c->parameters().back())) << "the seed must matter";
+}
+
+TEST(Classifier, SaveAndLoadRoundTripsWeightsAndBatchNormBuffers) {
+  TempDir dir("eval_roundtrip");
+  torch::manual_seed(1);
+  dm::eval::FmnistClassifier m;
+  {
+    torch::NoGradGuard no_grad;
+    m->named_buffers()["stem.1.running_mean"].fill_(0.25);  // a non-default buffer
+  }
+  m->eval();
+  dm::eval::save_classifier(m, dir / "c.pt");
+  auto loaded = dm::eval::load_classifier(dir / "c.pt");
+  const auto x = torch::rand({2, 1, 28, 28}) * 2 - 1;
+  torch::NoGradGuard no_grad;
+  EXPECT_TRUE(torch::allclose(m->logits(x), loaded->logits(x)));
+  EXPECT_FALSE(std::filesystem::exists(dm::temp_path_for(dir / "c.pt"))) << "no temporary file left behind";
+}
+
+TEST(Classifier, ATruncatedFileIsAUserErrorThatNamesItAndSaysToDeleteIt) {
+  TempDir dir("eval_truncated");
+  dm::eval::FmnistClassifier m;
+  dm::eval::save_classifier(m, dir / "c.pt");
+  const auto size = std::filesystem::file_size(dir / "c.pt");
+  std::filesystem::resize_file(dir / "c.pt", size / 2);
+  try {
+    dm::eval::load_classifier(dir / "c.pt");
+    FAIL() << "a truncated classifier file loaded without an error";
+  } catch (const dm::UserError& e) {
+    EXPECT_THAT(e.what(), HasSubstr((dir / "c.pt").string()));
+    EXPECT_THAT(e.what(), HasSubstr("delete it"));
+  }
+}
+
+// ---------------------------------------------------------------- evaluator
+
+TEST(Evaluator, ATruncatedCachedClassifierIsAUserErrorNotARetrain) {
+  TempDir dir("eval_cache_truncated");
+  std::ofstream(dir / "fmnist_classifier.pt") << "not a torch archive";
+  dm::eval::EvalOptions eo;
+  eo.cache_dir = dir.path();
+  eo.verbose = false;
+  try {
+    dm::eval::Evaluator ev(eo);
+    FAIL() << "the evaluator accepted a broken cached classifier";
+  } catch (const dm::UserError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("fmnist_classifier.pt"));
+    EXPECT_THAT(e.what(), HasSubstr("delete it"));
+  }
+}
+
+TEST(Evaluator, LoadsACachedClassifierAndReportsEveryMetricWithTheSampleCount) {
+  if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed (apt install dataset-fashion-mnist)";
+  // An untrained classifier in the cache: the evaluator must load it, not train.
+  TempDir dir("eval_cache");
+  torch::manual_seed(2);
+  dm::eval::FmnistClassifier m;
+  m->eval();
+  dm::eval::save_classifier(m, dir / "fmnist_classifier.pt");
+  std::ofstream(dir / "fmnist_classifier.json") << nlohmann::json{
+      {"accuracy", 0.123},
+      {"seed", 0},
+      {"epochs", 2},
+      {"version", dm::eval::kClassifierVersion}}.dump();
+  dm::eval::EvalOptions eo;
+  eo.cache_dir = dir.path();
+  eo.verbose = false;
+  eo.quick = true;
+  eo.reference_limit = 1000;
+  const dm::eval::Evaluator ev(eo);
+  EXPECT_DOUBLE_EQ(ev.classifier_accuracy(), 0.123) << "the accuracy comes from the cached JSON";
+  EXPECT_EQ(ev.reference_stats().n, 1000);
+  EXPECT_EQ(ev.reference_stats().mu.size(), dm::eval::kFeatureDim);
+
+  const auto test = dm::load_fashion_mnist("", dm::Split::Test, 200);
+  const auto r = ev.evaluate(test.images);
+  EXPECT_EQ(r.n, 200);
+  EXPECT_GE(r.fid, 0.0);
+  EXPECT_GT(r.fid_floor, 0.0);
+  EXPECT_DOUBLE_EQ(r.fid_floor, ev.fid_floor(200));
+  double total = 0;
+  for (double h : r.class_histogram) total += h;
+  EXPECT_NEAR(total, 1.0, 1e-12);
+  EXPECT_GE(r.mean_confidence, 0.1);
+  EXPECT_LE(r.mean_confidence, 1.0);
+  EXPECT_THAT(r.summary(), HasSubstr("n = 200"));
+  EXPECT_EQ(r.to_json().at("n").get<std::int64_t>(), 200);
+  EXPECT_EQ(ev.features(test.images.narrow(0, 0, 5)).sizes(), (std::vector<std::int64_t>{5, dm::eval::kFeatureDim}));
+  EXPECT_THROW(ev.evaluate(test.images.narrow(0, 0, 5)), dm::UserError);
+  EXPECT_THROW(ev.evaluate(torch::zeros({20, 3, 28, 28})), dm::UserError);
+}
