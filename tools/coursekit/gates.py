@@ -168,16 +168,24 @@ def gate_cli(m: Manifest, preset: str) -> tuple[list[str], str]:
                 problems.append(f"{sol} was not built")
                 continue
             name = ch.dir
+            extra: list[str] = []
+            if ch.needs:  # reads an earlier chapter's model: missing -> a clear error; present -> use it
+                model = ROOT / "runs" / ch.needs / "ckpt.pt"
+                expect([str(sol), "--quick", "--out", tmp], 1, f"run chapter {ch.needs[:2]} first",
+                       f"{name} without {ch.needs}'s model")
+                if not model.is_file():
+                    continue
+                extra = ["--ckpt", str(model)]
             expect([str(sol), "--help"], 0, "--quick", f"{name} --help")
             expect([str(sol), "--no-such-flag"], 2, "Usage", f"{name} --no-such-flag")
             expect([str(sol), "--device", "tpu"], 2, "--device", f"{name} --device tpu")
-            expect([str(sol), "--quick", "--out", str(blocker / "sub")], 1, "cannot create",
+            expect([str(sol), "--quick", *extra, "--out", str(blocker / "sub")], 1, "cannot create",
                    f"{name} --out <under a file>")
             if ch.data == "fashion-mnist":
-                expect([str(sol), "--quick", "--data-dir", str(Path(tmp) / "nowhere"), "--out", tmp], 1,
+                expect([str(sol), "--quick", *extra, "--data-dir", str(Path(tmp) / "nowhere"), "--out", tmp], 1,
                        "dataset-fashion-mnist", f"{name} --data-dir <missing>")
             if ch.exercises and exe.is_file():
-                expect([str(exe), "--quick", "--out", tmp], 1, "is not implemented yet",
+                expect([str(exe), "--quick", *extra, "--out", tmp], 1, "is not implemented yet",
                        f"{name} on the untouched stubs")
     return problems, f"{n} invocations"
 

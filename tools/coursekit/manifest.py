@@ -30,6 +30,7 @@ class Chapter:
     title: str
     quick: list[str] = field(default_factory=list)
     data: str = ""
+    needs: str = ""
     exercises: list[Exercise] = field(default_factory=list)
 
 
@@ -68,7 +69,7 @@ def gtest_filter_matches(flt: str, name: str) -> bool:
 def load(path: Path = ROOT / "course.toml") -> Manifest:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     chapters = [Chapter(id=c["id"], dir=c["dir"], title=c["title"], quick=list(c.get("quick", [])),
-                        data=c.get("data", ""))
+                        data=c.get("data", ""), needs=c.get("needs", ""))
                 for c in data.get("chapter", [])]
     by_id = {c.id: c for c in chapters}
     seen: set[str] = set()

@@ -1,0 +1,441 @@
+// Chapter 05: DDIM (Song, Meng & Ermon 2021) on chapter 03's trained DDPM.
+//
+// Loads the EMA U-Net of chapter 03 (runs/03_ddpm/ckpt.pt) and samples it with the generalised DDIM
+// sampler (exercises 05.1-05.3) for several step counts and eta in {0, 0.5, 1}; checks that eta = 0 is
+// deterministic; inverts real test images to noise and back (05.4); decodes a slerp path between two
+// noises (05.5); measures FID (the course's own classifier, dm/eval) and images/s for every setting.
+// Writes
+//   runs/05_ddim/samples_by_steps.png  the same x_T sampled with each step count (rows: eta)
+//   runs/05_ddim/inversion.png         test images, their DDIM latents, and the reconstructions
+//   runs/05_ddim/interpolation.png     slerp (and, for contrast, lerp) between two noises, decoded
+//   runs/05_ddim/fid_vs_steps.png      FID against steps, one line per eta, with the real-vs-real floor
+//   runs/05_ddim/metrics.json          the table, determinism and inversion numbers, wall times
+//
+// DDPM-1000 (the baseline) is the eta = 1 sampler with every step: then t_prev = t - 1 and sigma^2 is
+// DDPM's beta_tilde, i.e. Algorithm 2 with sigma^2 = beta_tilde; it is always measured. The quick model of
+// chapter 03 has T = 100: step counts above T are dropped (the program says which), --quick samples
+// 100 images per setting at 10, 20 and 50 steps for every eta, plus DDPM-100, and "DDPM-T"
+// is DDPM-100.
+//
+//   build/default/bin/solutions/05_ddim --quick            (after ./course run 03 -- --quick)
+//   build/default/bin/solutions/05_ddim --steps 10,50 --eta 0 --samples 1000
+#include <fmt/core.h>
+#include <torch/torch.h>
+#include <CLI/CLI.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "02_forward_noising/schedule.hpp"
+#include "05_ddim/ddim.hpp"
+#include "dm/cli.hpp"
+#include "dm/data/fashion_mnist.hpp"
+#include "dm/device.hpp"
+#include "dm/errors.hpp"
+#include "dm/eval/evaluator.hpp"
+#include "dm/image.hpp"
+#include "dm/nn/checkpoint.hpp"
+#include "dm/nn/oom.hpp"
+#include "dm/nn/unet.hpp"
+#include "dm/plot.hpp"
+#include "dm/run_dir.hpp"
+#include "dm/runtime.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using dm::ch05::DdimOptions;
+
+// ANCHOR: hyperparameters
+// ---- hyperparameters (--quick values in brackets; each overridable by its flag) -------------------
+struct Config {
+  std::string ckpt;                                           // --ckpt: default <out>/03_ddpm/ckpt.pt
+  std::vector<std::int64_t> steps = {10, 20, 50, 100, 1000};  // --steps: DDIM step counts, > T dropped [10,20,50]
+  std::vector<double> etas = {0.0, 0.5, 1.0};                 // --eta: noise levels, each in [0, 1]
+  std::string spacing = "trailing";                           // --spacing: leading | trailing | linspace
+  std::int64_t offset = 0;                                    // --offset: leading spacing's steps_offset
+  bool clip_x0 = true;          // --clip-x0 / --no-clip-x0: clip x0_hat to [-1, 1] each step (as chapter 03 samples)
+  std::int64_t samples = 2000;  // --samples: images per (steps, eta) for FID [100]
+  std::int64_t sample_batch = 500;     // --sample-batch: images per sampler call [100]
+  std::int64_t ratio_steps = 50;       // --ratio-steps: the DDIM step count compared with DDPM-T
+  std::int64_t inversion_images = 8;   // --inversion-images: test images inverted and reconstructed
+  std::int64_t inversion_steps = 100;  // --inversion-steps: steps of the inversion (capped at T) [50]
+  std::int64_t interp_points = 9;      // --interp-points: images along the slerp path
+  std::int64_t decode_steps = 50;      // --decode-steps: DDIM steps (eta 0) for the strips (capped at T)
+};
+// ANCHOR_END: hyperparameters
+
+// The schedule the model was trained with, as chapter 03 builds it (chapter 02's exercise code): with
+// T != 1000 the linear schedule's end points are scaled by 1000 / T so alpha_bar[T-1] stays near 0.
+torch::Tensor training_alpha_bar(const std::string& name, std::int64_t T) {
+  if (name == "linear") {
+    const double scale = 1000.0 / double(T);
+    return dm::ch02::make_schedule(dm::ch02::linear_beta_schedule(T, 1e-4 * scale, 0.02 * scale)).alpha_bar;
+  }
+  return dm::ch02::named_schedule(name, T).alpha_bar;
+}
+
+cv::Mat bgr(const cv::Mat& m) {
+  if (m.channels() == 3) return m;
+  cv::Mat out;
+  cv::cvtColor(m, out, cv::COLOR_GRAY2BGR);
+  return out;
+}
+
+// A white panel `width` wide, as tall as `like`, with `text` centred vertically.
+cv::Mat row_label(const cv::Mat& like, int width, const std::string& text) {
+  cv::Mat panel(like.rows, width, CV_8UC3, cv::Scalar::all(255));
+  int base = 0;
+  const auto sz = cv::getTextSize(text, cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, &base);
+  cv::putText(panel, text, cv::Point(6, (like.rows + sz.height) / 2), cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar::all(0),
+              1, cv::LINE_AA);
+  return panel;
+}
+cv::Mat labelled_row(const cv::Mat& row, const std::string& text) {
+  cv::Mat out;
+  cv::hconcat(row_label(bgr(row), 140, text), bgr(row), out);
+  return out;
+}
+
+at::Generator make_gen(std::uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
+
+// ANCHOR: eps_fn
+// The model as the sampler sees it. With clip_x0, eps is recomputed from the clipped x0_hat
+// (eps = (x - sqrt(ab) clip(x0_hat)) / sqrt(1 - ab)), so the DDIM step lands on the clipped guess.
+dm::ch05::EpsFn make_eps_fn(dm::nn::UNet& model, const torch::Tensor& alpha_bar, bool clip_x0) {
+  return [&model, alpha_bar, clip_x0](const torch::Tensor& x, const torch::Tensor& t) {
+    auto eps = model->forward(x, t);
+    if (!clip_x0) return eps;
+    const double ab = alpha_bar[t[0].item<std::int64_t>()].item<double>();
+    auto x0 = ((x - std::sqrt(1 - ab) * eps) / std::sqrt(ab)).clamp(-1, 1);
+    return (x - std::sqrt(ab) * x0) / std::sqrt(1 - ab);
+  };
+}
+// ANCHOR_END: eps_fn
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Chapter 05: DDIM - fast and deterministic sampling of chapter 03's DDPM"};
+  app.name("05_ddim");
+  dm::CommonFlags flags{"05_ddim"};
+  dm::add_common_flags(app, flags);
+  Config cfg;
+  app.add_option("--ckpt", cfg.ckpt, "chapter 03 checkpoint (default: <out>/03_ddpm/ckpt.pt)");
+  auto* steps_opt = app.add_option("--steps", cfg.steps, "DDIM step counts, e.g. 10,50 (each 1..T)")
+                        ->delimiter(',')
+                        ->capture_default_str();
+  app.add_option("--eta", cfg.etas, "eta values, e.g. 0,1 (each in [0, 1])")->delimiter(',')->capture_default_str();
+  app.add_option("--spacing", cfg.spacing, "timestep spacing")
+      ->check(CLI::IsMember({"leading", "trailing", "linspace"}))
+      ->capture_default_str();
+  app.add_option("--offset", cfg.offset, "steps_offset of the leading spacing")->capture_default_str();
+  app.add_flag("--clip-x0,!--no-clip-x0", cfg.clip_x0, "clip x0_hat to [-1, 1] at every step");
+  auto* samples_opt =
+      app.add_option("--samples", cfg.samples, "images per setting for FID (>= 10)")->capture_default_str();
+  auto* batch_opt =
+      app.add_option("--sample-batch", cfg.sample_batch, "images per sampler call")->capture_default_str();
+  app.add_option("--ratio-steps", cfg.ratio_steps, "DDIM steps compared with DDPM-T")->capture_default_str();
+  app.add_option("--inversion-images", cfg.inversion_images, "test images inverted (1..32)")->capture_default_str();
+  auto* inv_steps_opt =
+      app.add_option("--inversion-steps", cfg.inversion_steps, "steps of the inversion")->capture_default_str();
+  app.add_option("--interp-points", cfg.interp_points, "images along the slerp path (>= 2)")->capture_default_str();
+  app.add_option("--decode-steps", cfg.decode_steps, "DDIM steps for the strips")->capture_default_str();
+
+  return dm::run_main(app, argc, argv, [&] {
+    if (flags.quick) {
+      if (samples_opt->count() == 0) cfg.samples = 100;
+      if (batch_opt->count() == 0) cfg.sample_batch = 100;
+      if (steps_opt->count() == 0) cfg.steps = {10, 20, 50};  // DDPM-T (eta = 1) is added below
+      if (inv_steps_opt->count() == 0) cfg.inversion_steps = 50;
+    }
+    // ---- usage errors first (exit 2), before anything is loaded ----
+    if (cfg.steps.empty()) throw dm::UsageError("--steps needs at least one step count");
+    for (auto n : cfg.steps)
+      if (n < 1) throw dm::UsageError(fmt::format("--steps must be at least 1, got {}", n));
+    if (cfg.etas.empty()) throw dm::UsageError("--eta needs at least one value");
+    for (double e : cfg.etas)
+      if (!(e >= 0 && e <= 1))
+        throw dm::UsageError(fmt::format("--eta must be in [0, 1] (0: deterministic DDIM, 1: DDPM-like), got {}", e));
+    if (cfg.samples < 10) throw dm::UsageError(fmt::format("--samples must be at least 10, got {}", cfg.samples));
+    if (cfg.sample_batch < 1) throw dm::UsageError("--sample-batch must be at least 1");
+    if (cfg.offset < 0) throw dm::UsageError("--offset must be >= 0");
+    if (cfg.ratio_steps < 1 || cfg.decode_steps < 1 || cfg.inversion_steps < 1)
+      throw dm::UsageError("--ratio-steps, --decode-steps and --inversion-steps must be at least 1");
+    if (cfg.inversion_images < 1 || cfg.inversion_images > 32)
+      throw dm::UsageError(fmt::format("--inversion-images must be in 1..32, got {}", cfg.inversion_images));
+    if (cfg.interp_points < 2) throw dm::UsageError("--interp-points must be at least 2");
+
+    dm::init_runtime(flags);
+    const auto device = dm::pick_device(flags.device);
+    const auto t_start = Clock::now();
+
+    // ---- the model of chapter 03 ----
+    const std::filesystem::path ckpt =
+        cfg.ckpt.empty() ? std::filesystem::path(flags.out_root) / "03_ddpm" / dm::nn::kDefaultCheckpointName
+                         : std::filesystem::path(cfg.ckpt);
+    if (!std::filesystem::exists(ckpt))
+      throw dm::UserError(
+          fmt::format("no chapter 03 model at {}: run chapter 03 first: ./course run 03 -- --quick", ckpt.string()));
+    auto loaded = dm::nn::load_model(ckpt, device);
+    auto& model = loaded.model;
+    model->eval();
+    const std::int64_t T = loaded.meta.value("T", std::int64_t{1000});
+    const std::string schedule = loaded.meta.value("schedule", std::string("linear"));
+    const auto alpha_bar = training_alpha_bar(schedule, T);  // [T] float64, CPU
+    fmt::print("model: {} ({}), EMA weights, trained {} steps, schedule {}, T = {}\n", ckpt.string(),
+               loaded.config.describe(), loaded.meta.value("step", std::int64_t{0}), schedule, T);
+
+    // step counts above T: an error when asked for, dropped (and said) when they are the defaults
+    std::vector<std::int64_t> steps, dropped;
+    for (auto n : cfg.steps) (n <= T ? steps : dropped).push_back(n);
+    if (!dropped.empty() && steps_opt->count() > 0)
+      throw dm::UsageError(fmt::format("--steps {}: more DDIM steps than the model's T = {}", dropped.front(), T));
+    if (!dropped.empty()) {
+      std::string d;
+      for (auto n : dropped) d += fmt::format("{}{}", d.empty() ? "" : ", ", n);
+      fmt::print("step counts {} exceed T = {}: dropped; DDPM-{} (eta = 1, every step) is the baseline\n", d, T, T);
+    }
+    std::sort(steps.begin(), steps.end());
+    const std::int64_t ratio_steps = std::min(cfg.ratio_steps, T);
+    if (std::find(steps.begin(), steps.end(), ratio_steps) == steps.end()) {
+      steps.push_back(ratio_steps);
+      std::sort(steps.begin(), steps.end());
+    }
+    std::vector<double> etas = cfg.etas;
+    if (std::find(etas.begin(), etas.end(), 0.0) == etas.end()) etas.insert(etas.begin(), 0.0);
+    if (std::find(etas.begin(), etas.end(), 1.0) == etas.end()) etas.push_back(1.0);
+
+    DdimOptions base;
+    base.spacing = dm::ch05::parse_spacing(cfg.spacing);
+    base.offset = cfg.offset;
+    auto eps_fn = make_eps_fn(model, alpha_bar, cfg.clip_x0);
+    auto eps_plain = make_eps_fn(model, alpha_bar, false);  // inversion: no clipping
+    auto opts = [&](std::int64_t n, double eta) {
+      DdimOptions o = base;
+      o.steps = n;
+      o.eta = eta;
+      return o;
+    };
+    const auto ts_print = dm::ch05::ddim_timesteps(T, std::min<std::int64_t>(5, T), base.spacing, base.offset);
+    std::string ts_s;
+    for (auto t : ts_print) ts_s += fmt::format("{}{}", ts_s.empty() ? "" : ", ", t);
+    fmt::print("spacing {} (offset {}): 5 steps visit t = {}\n", cfg.spacing, cfg.offset, ts_s);
+
+    dm::RunDir run(flags.out_root, flags.chapter);
+    auto& metrics = run.metrics();
+    metrics["device"] = device.str();
+    metrics["track"] = dm::track();
+    metrics["quick"] = flags.quick;
+    metrics["checkpoint"] = ckpt.string();
+    metrics["T"] = T;
+    metrics["schedule"] = schedule;
+    metrics["spacing"] = cfg.spacing;
+    metrics["clip_x0"] = cfg.clip_x0;
+    metrics["threads"] = torch::get_num_threads();
+
+    auto gen = make_gen(flags.seed);
+
+    // ---- determinism: the same noise twice at eta = 0 ----
+    // ANCHOR: determinism
+    auto x_fixed = torch::randn({16, 1, 28, 28}, gen).to(device);
+    const auto det_opt = opts(std::min(cfg.decode_steps, T), 0.0);
+    auto first = dm::ch05::ddim_sample(eps_fn, alpha_bar, x_fixed, det_opt);
+    auto second = dm::ch05::ddim_sample(eps_fn, alpha_bar, x_fixed.clone(), det_opt);
+    const double det_diff = (first - second).abs().max().item<double>();
+    fmt::print("determinism: eta = 0, {} steps, the same 16 noises twice: max |difference| = {:.3g}\n", det_opt.steps,
+               det_diff);
+    // ANCHOR_END: determinism
+    metrics["determinism"] = {{"steps", det_opt.steps}, {"images", 16}, {"max_abs_diff", det_diff}};
+
+    // ---- samples of the same x_T with every step count, one row per eta ----
+    std::vector<cv::Mat> rows;
+    auto x_grid = x_fixed.slice(0, 0, 9);
+    for (double eta : etas) {
+      std::vector<cv::Mat> cells;
+      std::vector<std::string> captions;
+      for (auto n : steps) {
+        auto gen_row = make_gen(flags.seed + 7);  // the same eta-noise for every step count
+        auto nf = [&gen_row](const torch::Tensor& x, std::int64_t) {
+          return torch::randn(x.sizes(), gen_row, torch::TensorOptions().device(torch::kCPU)).to(x.device());
+        };
+        auto x = dm::ch05::ddim_sample(eps_fn, alpha_bar, x_grid, opts(n, eta), nf);
+        cells.push_back(dm::make_grid(x.clamp(-1, 1).cpu(), 3, 2, 2));
+        captions.push_back(fmt::format("{} steps", n));
+      }
+      rows.push_back(labelled_row(dm::labelled_strip(cells, captions), fmt::format("eta = {:g}", eta)));
+    }
+    cv::Mat by_steps;
+    cv::vconcat(rows, by_steps);
+    dm::save_png(run.file("samples_by_steps.png"), by_steps);
+
+    // ---- inversion of real test images ----
+    // ANCHOR: inversion
+    const auto test = dm::load_fashion_mnist(flags.data_dir, dm::Split::Test, cfg.inversion_images);
+    auto x0 = test.images.to(device);  // [n, 1, 28, 28] in [-1, 1]
+    const auto inv_opt = opts(std::min(cfg.inversion_steps, T), 0.0);
+    auto latent = dm::ch05::ddim_invert(eps_plain, alpha_bar, x0, inv_opt);
+    auto recon = dm::ch05::ddim_sample(eps_plain, alpha_bar, latent, inv_opt);
+    const double inv_mae = (recon - x0).abs().mean().item<double>();
+    const double inv_max = (recon - x0).abs().max().item<double>();
+    const double latent_mean = latent.mean().item<double>(), latent_std = latent.std().item<double>();
+    fmt::print(
+        "inversion: {} test images, {} steps: mean |x0 - reconstruction| = {:.4f}, max = {:.4f} (pixels in [-1, 1]); "
+        "latent mean = {:.3f}, std = {:.3f}\n",
+        x0.size(0), inv_opt.steps, inv_mae, inv_max, latent_mean, latent_std);
+    // ANCHOR_END: inversion
+    {
+      const int nrow = int(x0.size(0));
+      std::vector<cv::Mat> r = {
+          labelled_row(dm::make_grid(x0.cpu(), nrow, 2, 3), "data x_0"),
+          labelled_row(dm::make_grid((latent / 3).clamp(-1, 1).cpu(), nrow, 2, 3), "latent x_T / 3"),
+          labelled_row(dm::make_grid(recon.clamp(-1, 1).cpu(), nrow, 2, 3), "reconstruction")};
+      cv::Mat inv;
+      cv::vconcat(r, inv);
+      dm::save_png(run.file("inversion.png"), inv);
+    }
+    metrics["inversion"] = {{"images", x0.size(0)},     {"steps", inv_opt.steps},     {"mean_abs_error", inv_mae},
+                            {"max_abs_error", inv_max}, {"latent_mean", latent_mean}, {"latent_std", latent_std}};
+
+    // ---- slerp between two noises, decoded (and lerp, for contrast) ----
+    // ANCHOR: interpolation
+    auto z0 = torch::randn({2, 1, 28, 28}, gen).to(device);
+    auto za = z0.slice(0, 0, 1), zb = z0.slice(0, 1, 2);
+    std::vector<torch::Tensor> path_s, path_l;
+    std::vector<double> norm_s, norm_l;
+    for (std::int64_t k = 0; k < cfg.interp_points; ++k) {
+      const double a = double(k) / double(cfg.interp_points - 1);
+      path_s.push_back(dm::ch05::slerp(za, zb, a));
+      path_l.push_back((1 - a) * za + a * zb);
+      norm_s.push_back(path_s.back().norm().item<double>());
+      norm_l.push_back(path_l.back().norm().item<double>());
+    }
+    const auto dec_opt = opts(std::min(cfg.decode_steps, T), 0.0);
+    auto img_s = dm::ch05::ddim_sample(eps_fn, alpha_bar, torch::cat(path_s), dec_opt);
+    auto img_l = dm::ch05::ddim_sample(eps_fn, alpha_bar, torch::cat(path_l), dec_opt);
+    // ANCHOR_END: interpolation
+    const auto mid = std::size_t(cfg.interp_points / 2);
+    fmt::print("interpolation: |z| = {:.1f} and {:.1f} at the ends; midpoint |slerp| = {:.1f}, |lerp| = {:.1f}\n",
+               norm_s.front(), norm_s.back(), norm_s[mid], norm_l[mid]);
+    {
+      const int n = int(cfg.interp_points);
+      std::vector<cv::Mat> r = {labelled_row(dm::make_grid(img_s.clamp(-1, 1).cpu(), n, 2, 3), "slerp"),
+                                labelled_row(dm::make_grid(img_l.clamp(-1, 1).cpu(), n, 2, 3), "lerp")};
+      cv::Mat strip;
+      cv::vconcat(r, strip);
+      dm::save_png(run.file("interpolation.png"), strip);
+    }
+    metrics["interpolation"] = {{"points", cfg.interp_points}, {"slerp_norms", norm_s}, {"lerp_norms", norm_l}};
+
+    // ---- FID against steps, for every eta ----
+    dm::eval::EvalOptions eo;
+    eo.cache_dir = std::filesystem::path(flags.out_root) / "cache";
+    eo.data_dir = flags.data_dir;
+    eo.device = device;
+    eo.quick = flags.quick;
+    dm::eval::Evaluator evaluator(eo);
+    const double floor = evaluator.fid_floor(cfg.samples);
+    fmt::print("FID of {} samples per setting; real-vs-real floor at n = {}: {:.2f}\n", cfg.samples, cfg.samples,
+               floor);
+    // The same x_T for every setting (common random numbers: differences come from the sampler).
+    auto x_T_all = torch::randn({cfg.samples, 1, 28, 28}, make_gen(flags.seed + 1));
+    std::map<std::pair<double, std::int64_t>, double> fid;
+    nlohmann::json table = nlohmann::json::array();
+    fmt::print("{:>5} {:>6} {:>9} {:>9} {:>6} {:>9} {:>9}\n", "eta", "steps", "FID", "floor", "n", "images/s",
+               "wall s");
+    // every (eta, steps) cell, plus DDPM-T (eta = 1, every step) when T is not among the steps
+    std::vector<std::pair<double, std::int64_t>> cells;
+    for (double eta : etas)
+      for (auto n : steps) cells.emplace_back(eta, n);
+    if (std::find(steps.begin(), steps.end(), T) == steps.end()) cells.emplace_back(1.0, T);
+    for (const auto& [eta, n] : cells) {
+      {
+        auto gen_eta = make_gen(flags.seed + 2);
+        auto nf = [&gen_eta](const torch::Tensor& x, std::int64_t) {
+          return torch::randn(x.sizes(), gen_eta, torch::TensorOptions().device(torch::kCPU)).to(x.device());
+        };
+        const auto t0 = Clock::now();
+        std::vector<torch::Tensor> out;
+        for (std::int64_t i = 0; i < cfg.samples; i += cfg.sample_batch) {
+          auto xb = x_T_all.slice(0, i, std::min(cfg.samples, i + cfg.sample_batch)).to(device);
+          out.push_back(
+              dm::nn::with_oom_advice("DDIM sampling", cfg.sample_batch,
+                                      [&] { return dm::ch05::ddim_sample(eps_fn, alpha_bar, xb, opts(n, eta), nf); })
+                  .clamp(-1, 1)
+                  .cpu());
+        }
+        const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+        const auto report = evaluator.evaluate(torch::cat(out));
+        fid[{eta, n}] = report.fid;
+        const double ips = double(cfg.samples) / wall;
+        fmt::print("{:>5g} {:>6} {:>9.2f} {:>9.2f} {:>6} {:>9.1f} {:>9.1f}\n", eta, n, report.fid, report.fid_floor,
+                   report.n, ips, wall);
+        std::fflush(stdout);
+        auto row = report.to_json();
+        row["eta"] = eta;
+        row["steps"] = n;
+        row["images_per_s"] = ips;
+        row["wall_s"] = wall;
+        table.push_back(row);
+      }
+    }
+    metrics["fid_vs_steps"] = table;
+    metrics["samples_per_setting"] = cfg.samples;
+    metrics["fid_floor"] = floor;
+
+    // ---- the target: DDIM-50 at eta = 0 within 1.5x of DDPM-T ----
+    const double ddpm = fid[{1.0, T}], ddim = fid[{0.0, ratio_steps}];
+    const double ratio = ddim / ddpm;
+    fmt::print(
+        "DDIM-{} (eta = 0) FID {:.2f} vs DDPM-{} (eta = 1, every step) FID {:.2f}: ratio = {:.2f} (target <= 1.5; "
+        "fast.ai's DDIM-50 was 3x its DDPM-1000); n = {}, floor {:.2f}\n",
+        ratio_steps, ddim, T, ddpm, ratio, cfg.samples, floor);
+    metrics["ratio"] = {{"ddim_steps", ratio_steps}, {"ddim_fid", ddim}, {"ddpm_steps", T},
+                        {"ddpm_fid", ddpm},          {"ratio", ratio},   {"target", 1.5}};
+
+    // ---- the plot ----
+    dm::Figure fig(fmt::format("FID against DDIM steps ({} samples each, T = {})", cfg.samples, T), "steps",
+                   "FID (course classifier)");
+    fig.logx();
+    const cv::Scalar colors[] = {cv::Scalar(180, 119, 31), cv::Scalar(14, 127, 255), cv::Scalar(44, 160, 44),
+                                 cv::Scalar(40, 39, 214), cv::Scalar(189, 103, 148)};
+    std::size_t ci = 0;
+    for (double eta : etas) {
+      std::vector<double> xs, ys;
+      for (auto n : steps) {
+        xs.push_back(double(n));
+        ys.push_back(fid[{eta, n}]);
+      }
+      dm::Style st;
+      st.color = colors[ci++ % 5];
+      fig.line(xs, ys, fmt::format("eta = {:g}", eta), st);
+    }
+    const double x_hi = double(std::max(steps.back(), T));
+    auto dashed = dm::Style::dashed();
+    dashed.color = cv::Scalar::all(90);
+    fig.line({double(steps.front()), x_hi}, {floor, floor}, "real-vs-real floor", dashed);
+    if (std::find(steps.begin(), steps.end(), T) == steps.end()) {  // DDPM-T as one marked point
+      auto pt = dm::Style::points();
+      pt.color = cv::Scalar(40, 39, 214);
+      fig.scatter({double(T)}, {fid[{1.0, T}]}, fmt::format("DDPM-{} (eta = 1, every step)", T), pt);
+    }
+    fig.save(run.file("fid_vs_steps.png"));
+
+    const double seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
+    metrics["seconds"] = seconds;
+    run.save_metrics();
+    fmt::print(
+        "wrote samples_by_steps.png, inversion.png, interpolation.png, fid_vs_steps.png, metrics.json to {} ({:.1f} "
+        "s)\n",
+        run.path().string(), seconds);
+    return 0;
+  });
+}

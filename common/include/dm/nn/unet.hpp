@@ -1,0 +1,128 @@
+// The course's U-Net for 28x28 Fashion-MNIST (chapter 03 on): eps_theta(x_t, t).
+//
+//   dm::nn::UNetConfig cfg;            // defaults: the quick CPU model
+//   cfg.base_width = 64;               // the GPU recipe
+//   dm::nn::UNet net(cfg);
+//   auto eps = net->forward(x_t, t);   // x_t [B, 1, 28, 28] float, t [B] int64 -> [B, 1, 28, 28]
+//
+// Architecture (Ho et al. 2020, as in their TF code and diffusers' UNet2DModel, smaller):
+//   t -> sinusoidal embedding (base_width wide) -> Linear -> SiLU -> Linear = temb (time_embed_dim wide)
+//   x -> 3x3 conv to base_width
+//   down path, one level per entry of channel_mults (width = base_width * mult):
+//       res_blocks_per_level ResBlocks (+ self-attention if the level's resolution is listed in
+//       attention_resolutions), then a stride-2 3x3 conv (not after the last level)
+//   middle: ResBlock, attention, ResBlock at the lowest resolution
+//   up path, mirror image: res_blocks_per_level + 1 ResBlocks per level, each taking the
+//       concatenation with one saved skip activation; nearest x2 upsample + 3x3 conv between levels
+//   out: GroupNorm -> SiLU -> 3x3 conv to in_channels (zero-initialised: eps_theta starts at 0)
+// ResBlock: GroupNorm -> SiLU -> conv -> GroupNorm * (1 + scale) + shift (FiLM from temb) -> SiLU
+//   -> dropout -> conv (zero-initialised) ; plus a 1x1 conv skip when the width changes.
+//
+// Resolution: no padding to 32. 28 -> 14 -> 7 with channel_mults {1, 2, 2}: every level halves
+// exactly, so image_size must be divisible by 2^(levels - 1) (28 allows at most 3 levels);
+// UNetConfig::validate() says so otherwise.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/nn.h>
+#include <nlohmann/json.hpp>
+
+namespace dm::nn {
+
+struct UNetConfig {
+  std::int64_t image_size = 28;                           // H = W of the input
+  std::int64_t in_channels = 1;                           // 1 for Fashion-MNIST (output has the same)
+  std::int64_t base_width = 32;                           // channels of the first level (--width)
+  std::vector<std::int64_t> channel_mults = {1, 2, 2};    // width of level l = base_width * mults[l] (--mults)
+  std::int64_t res_blocks_per_level = 1;                  // ResBlocks per level on the way down (--res-blocks)
+  std::vector<std::int64_t> attention_resolutions = {7};  // resolutions with self-attention (--attn)
+  std::int64_t heads = 1;                                 // attention heads (width must divide by it)
+  std::int64_t groups = 8;                                // GroupNorm groups (every width must divide by it)
+  double dropout = 0.0;                                   // dropout inside ResBlocks (--dropout)
+  std::int64_t time_embed_dim = 0;                        // 0: 4 * base_width (DDPM's choice)
+
+  std::int64_t temb_dim() const { return time_embed_dim > 0 ? time_embed_dim : 4 * base_width; }
+
+  // Throws dm::UsageError naming the flag when a field is out of range (width not divisible by
+  // groups, image_size not divisible by 2^(levels-1), empty mults, ...).
+  void validate() const;
+
+  nlohmann::json to_json() const;
+  // Missing keys keep their defaults; a value of the wrong type is a dm::UserError.
+  static UNetConfig from_json(const nlohmann::json& j);
+
+  // "width 32, mults {1,2,2}, 1 res block/level, attention at {7}, ..." (one line).
+  std::string describe() const;
+
+  // Human-readable differences, each naming the field, both values and the flag that sets it:
+  // "base_width 64 (checkpoint) vs 32 (this run): pass --width 64". Empty when equal.
+  std::vector<std::string> differences(const UNetConfig& run) const;
+
+  bool operator==(const UNetConfig& o) const { return differences(o).empty(); }
+  bool operator!=(const UNetConfig& o) const { return !(*this == o); }
+};
+
+// Transformer-style sinusoidal embedding of integer timesteps (the course's trusted version;
+// exercise 03.1 is the student's own, checked against this layout):
+//   freq_i = exp(-ln(max_period) * i / half),  i = 0..half-1,  half = dim / 2
+//   emb(t) = [ sin(t freq_0), ..., sin(t freq_{half-1}), cos(t freq_0), ..., cos(t freq_{half-1}) ]
+//   t        [B] int64 (or float)
+//   dim      even, >= 2
+//   returns  [B, dim] float32 on t's device
+torch::Tensor timestep_embedding(const torch::Tensor& t, std::int64_t dim, double max_period = 10000.0);
+
+// One residual block with FiLM time conditioning.
+struct ResBlockImpl : torch::nn::Module {
+  ResBlockImpl(std::int64_t in_ch, std::int64_t out_ch, std::int64_t temb_dim, std::int64_t groups, double dropout);
+  // x [B, in_ch, H, W], temb [B, temb_dim] -> [B, out_ch, H, W]
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& temb);
+
+  torch::nn::GroupNorm norm1{nullptr}, norm2{nullptr};
+  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, skip{nullptr};  // skip: null when in_ch == out_ch
+  torch::nn::Linear film{nullptr};                                  // temb -> [scale, shift], 2 * out_ch
+  torch::nn::Dropout drop{nullptr};
+};
+TORCH_MODULE(ResBlock);
+
+// Multi-head self-attention over the H*W positions, residual: x + proj(attn(norm(x))).
+struct AttentionBlockImpl : torch::nn::Module {
+  AttentionBlockImpl(std::int64_t channels, std::int64_t heads, std::int64_t groups);
+  torch::Tensor forward(const torch::Tensor& x);  // [B, C, H, W] -> [B, C, H, W]
+
+  std::int64_t heads;
+  torch::nn::GroupNorm norm{nullptr};
+  torch::nn::Conv2d qkv{nullptr}, proj{nullptr};  // 1x1 convs; proj zero-initialised
+};
+TORCH_MODULE(AttentionBlock);
+
+struct UNetImpl : torch::nn::Module {
+  // Validates cfg (dm::UsageError) and builds the network on the CPU; use ->to(device) after.
+  explicit UNetImpl(const UNetConfig& cfg);
+
+  // eps_theta(x_t, t).
+  //   x  [B, in_channels, image_size, image_size] float32
+  //   t  [B] int64 timestep indices (0..T-1) on x's device
+  //   returns [B, in_channels, image_size, image_size] float32
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t);
+
+  const UNetConfig& config() const { return cfg_; }
+  std::int64_t num_parameters() const;
+
+ private:
+  UNetConfig cfg_;
+  torch::nn::Linear temb1{nullptr}, temb2{nullptr};
+  torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
+  torch::nn::GroupNorm norm_out{nullptr};
+  torch::nn::ModuleList down{nullptr}, up{nullptr}, mid{nullptr};
+  // What each entry of `down` / `up` is: 'R' ResBlock, 'A' attention, 'D' downsample, 'U' upsample.
+  std::string down_kinds_, up_kinds_;
+};
+TORCH_MODULE(UNet);
+
+// Copies every parameter and buffer of `src` into `dst` (same architecture), without autograd.
+void copy_weights(const torch::nn::Module& src, torch::nn::Module& dst);
+
+}  // namespace dm::nn

@@ -1,0 +1,334 @@
+// The course U-Net (see dm/nn/unet.hpp for the architecture).
+#include "dm/nn/unet.hpp"
+
+#include <fmt/core.h>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <set>
+
+#include "dm/errors.hpp"
+
+namespace dm::nn {
+
+namespace {
+
+std::string join(const std::vector<std::int64_t>& v) { return "{" + fmt::format("{}", fmt::join(v, ",")) + "}"; }
+std::string join_flag(const std::vector<std::int64_t>& v) { return fmt::format("{}", fmt::join(v, ",")); }
+
+torch::nn::Conv2d conv3(std::int64_t in, std::int64_t out, std::int64_t stride = 1) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).stride(stride).padding(1));
+}
+torch::nn::Conv2d conv1x1(std::int64_t in, std::int64_t out) {
+  return torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 1));
+}
+void zero_init(torch::nn::Conv2d& c) {
+  torch::NoGradGuard ng;
+  c->weight.zero_();
+  if (c->bias.defined()) c->bias.zero_();
+}
+
+// Downsample: a stride-2 3x3 conv.        Upsample: nearest x2, then a 3x3 conv.
+struct DownsampleImpl : torch::nn::Module {
+  explicit DownsampleImpl(std::int64_t ch) { conv = register_module("conv", conv3(ch, ch, /*stride=*/2)); }
+  torch::Tensor forward(const torch::Tensor& x) { return conv(x); }
+  torch::nn::Conv2d conv{nullptr};
+};
+TORCH_MODULE(Downsample);
+
+struct UpsampleImpl : torch::nn::Module {
+  explicit UpsampleImpl(std::int64_t ch) { conv = register_module("conv", conv3(ch, ch)); }
+  torch::Tensor forward(const torch::Tensor& x) {
+    namespace F = torch::nn::functional;
+    auto up = F::interpolate(x, F::InterpolateFuncOptions()
+                                    .scale_factor(std::vector<double>{2.0, 2.0})
+                                    .mode(torch::kNearest));  // [B, C, H, W] -> [B, C, 2H, 2W]
+    return conv(up);
+  }
+  torch::nn::Conv2d conv{nullptr};
+};
+TORCH_MODULE(Upsample);
+
+}  // namespace
+
+// ---- config ---------------------------------------------------------------------------------------
+
+void UNetConfig::validate() const {
+  auto bad = [](const std::string& m) { throw dm::UsageError(m); };
+  if (image_size < 4) bad(fmt::format("image_size must be >= 4 (got {})", image_size));
+  if (in_channels < 1) bad(fmt::format("in_channels must be >= 1 (got {})", in_channels));
+  if (base_width < 1) bad(fmt::format("--width must be >= 1 (got {})", base_width));
+  if (channel_mults.empty()) bad("--mults needs at least one level, e.g. 1,2,2");
+  if (res_blocks_per_level < 1) bad(fmt::format("--res-blocks must be >= 1 (got {})", res_blocks_per_level));
+  if (groups < 1) bad(fmt::format("groups must be >= 1 (got {})", groups));
+  if (heads < 1) bad(fmt::format("heads must be >= 1 (got {})", heads));
+  if (dropout < 0 || dropout >= 1) bad(fmt::format("--dropout must be in [0, 1) (got {})", dropout));
+  if (time_embed_dim < 0 || time_embed_dim % 2)
+    bad(fmt::format("time_embed_dim must be 0 or even (got {})", time_embed_dim));
+  const std::int64_t levels = static_cast<std::int64_t>(channel_mults.size());
+  const std::int64_t factor = std::int64_t{1} << (levels - 1);
+  if (image_size % factor != 0)
+    bad(
+        fmt::format("--mults {} has {} levels, so the image is halved {} times, but {} is not divisible by {}; "
+                    "use at most 3 levels for 28x28 (28 -> 14 -> 7)",
+                    join_flag(channel_mults), levels, levels - 1, image_size, factor));
+  for (auto m : channel_mults) {
+    if (m < 1) bad(fmt::format("--mults entries must be >= 1 (got {})", join_flag(channel_mults)));
+    const auto w = base_width * m;
+    if (w % groups != 0)
+      bad(
+          fmt::format("width {} (--width {} x mult {}) is not divisible by the {} GroupNorm groups; pick a "
+                      "--width that is a multiple of {}",
+                      w, base_width, m, groups, groups));
+    if (w % heads != 0) bad(fmt::format("width {} is not divisible by {} attention heads", w, heads));
+  }
+  // The first conv has base_width channels and the middle block the last level's width: both normed.
+  if (base_width % groups != 0) bad(fmt::format("--width {} is not divisible by {} groups", base_width, groups));
+}
+
+nlohmann::json UNetConfig::to_json() const {
+  return {{"image_size", image_size},
+          {"in_channels", in_channels},
+          {"base_width", base_width},
+          {"channel_mults", channel_mults},
+          {"res_blocks_per_level", res_blocks_per_level},
+          {"attention_resolutions", attention_resolutions},
+          {"heads", heads},
+          {"groups", groups},
+          {"dropout", dropout},
+          {"time_embed_dim", time_embed_dim}};
+}
+
+UNetConfig UNetConfig::from_json(const nlohmann::json& j) {
+  UNetConfig c;
+  try {
+    if (!j.is_object()) throw dm::UserError("U-Net config is not a JSON object: " + j.dump());
+    auto get = [&](const char* key, auto& field) {
+      if (j.contains(key)) j.at(key).get_to(field);
+    };
+    get("image_size", c.image_size);
+    get("in_channels", c.in_channels);
+    get("base_width", c.base_width);
+    get("channel_mults", c.channel_mults);
+    get("res_blocks_per_level", c.res_blocks_per_level);
+    get("attention_resolutions", c.attention_resolutions);
+    get("heads", c.heads);
+    get("groups", c.groups);
+    get("dropout", c.dropout);
+    get("time_embed_dim", c.time_embed_dim);
+  } catch (const nlohmann::json::exception& e) {
+    throw dm::UserError(std::string("U-Net config has a value of the wrong type: ") + e.what());
+  }
+  return c;
+}
+
+std::string UNetConfig::describe() const {
+  return fmt::format(
+      "{}x{}x{}, width {}, mults {}, {} res block(s)/level, attention at {}, {} head(s), {} groups, dropout {}, "
+      "time embedding {}",
+      in_channels, image_size, image_size, base_width, join(channel_mults), res_blocks_per_level,
+      join(attention_resolutions), heads, groups, dropout, temb_dim());
+}
+
+std::vector<std::string> UNetConfig::differences(const UNetConfig& run) const {
+  std::vector<std::string> out;
+  auto diff = [&](const char* field, const std::string& mine, const std::string& theirs, const std::string& flag) {
+    if (mine == theirs) return;
+    out.push_back(
+        flag.empty() ? fmt::format("{} {} (checkpoint) vs {} (this run)", field, mine, theirs)
+                     : fmt::format("{} {} (checkpoint) vs {} (this run): pass {} {}", field, mine, theirs, flag, mine));
+  };
+  diff("image_size", std::to_string(image_size), std::to_string(run.image_size), "");
+  diff("in_channels", std::to_string(in_channels), std::to_string(run.in_channels), "");
+  diff("base_width", std::to_string(base_width), std::to_string(run.base_width), "--width");
+  diff("channel_mults", join_flag(channel_mults), join_flag(run.channel_mults), "--mults");
+  diff("res_blocks_per_level", std::to_string(res_blocks_per_level), std::to_string(run.res_blocks_per_level),
+       "--res-blocks");
+  diff("attention_resolutions", join_flag(attention_resolutions), join_flag(run.attention_resolutions), "--attn");
+  diff("heads", std::to_string(heads), std::to_string(run.heads), "");
+  diff("groups", std::to_string(groups), std::to_string(run.groups), "");
+  diff("dropout", fmt::format("{}", dropout), fmt::format("{}", run.dropout), "--dropout");
+  diff("time_embed_dim", std::to_string(temb_dim()), std::to_string(run.temb_dim()), "");
+  return out;
+}
+
+// ---- embedding ------------------------------------------------------------------------------------
+
+torch::Tensor timestep_embedding(const torch::Tensor& t, std::int64_t dim, double max_period) {
+  TORCH_CHECK(dim >= 2 && dim % 2 == 0, "timestep_embedding: dim must be even and >= 2, got ", dim);
+  const std::int64_t half = dim / 2;
+  auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(t.device());
+  auto freqs = torch::exp(-std::log(max_period) * torch::arange(half, opts) / double(half));  // [half]
+  auto args = t.to(torch::kFloat32).unsqueeze(1) * freqs.unsqueeze(0);                        // [B, half]
+  return torch::cat({torch::sin(args), torch::cos(args)}, /*dim=*/1);                         // [B, dim]
+}
+
+// ---- blocks ---------------------------------------------------------------------------------------
+
+ResBlockImpl::ResBlockImpl(std::int64_t in_ch, std::int64_t out_ch, std::int64_t temb_dim, std::int64_t groups,
+                           double dropout) {
+  norm1 = register_module("norm1", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, in_ch)));
+  conv1 = register_module("conv1", conv3(in_ch, out_ch));
+  film = register_module("film", torch::nn::Linear(temb_dim, 2 * out_ch));
+  norm2 = register_module("norm2", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, out_ch)));
+  drop = register_module("drop", torch::nn::Dropout(dropout));
+  conv2 = register_module("conv2", conv3(out_ch, out_ch));
+  zero_init(conv2);  // the block starts as the identity (its skip path)
+  if (in_ch != out_ch) skip = register_module("skip", conv1x1(in_ch, out_ch));
+}
+
+torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
+  auto h = conv1(torch::silu(norm1(x)));                          // [B, out, H, W]
+  auto ss = film(torch::silu(temb)).unsqueeze(-1).unsqueeze(-1);  // [B, 2 out] -> [B, 2 out, 1, 1]
+  auto chunks = ss.chunk(2, /*dim=*/1);                           // scale, shift: [B, out, 1, 1] each
+  h = norm2(h) * (1 + chunks[0]) + chunks[1];
+  h = conv2(drop(torch::silu(h)));
+  return (skip ? skip(x) : x) + h;
+}
+
+AttentionBlockImpl::AttentionBlockImpl(std::int64_t channels, std::int64_t heads_, std::int64_t groups)
+    : heads(heads_) {
+  norm = register_module("norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(groups, channels)));
+  qkv = register_module("qkv", conv1x1(channels, 3 * channels));
+  proj = register_module("proj", conv1x1(channels, channels));
+  zero_init(proj);
+}
+
+torch::Tensor AttentionBlockImpl::forward(const torch::Tensor& x) {
+  const auto B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const auto d = C / heads;
+  auto qkv_ = qkv(norm(x)).reshape({B, 3, heads, d, H * W});                 // [B, 3C, H, W] -> [B, 3, heads, d, HW]
+  auto q = qkv_.select(1, 0), k = qkv_.select(1, 1), v = qkv_.select(1, 2);  // [B, heads, d, HW]
+  auto w = torch::einsum("bhdi,bhdj->bhij", {q, k}) / std::sqrt(double(d));  // [B, heads, HW, HW]
+  w = torch::softmax(w, /*dim=*/-1);
+  auto h = torch::einsum("bhij,bhdj->bhdi", {w, v}).reshape({B, C, H, W});  // [B, heads, d, HW] -> [B, C, H, W]
+  return x + proj(h);
+}
+
+// ---- the U-Net ------------------------------------------------------------------------------------
+
+UNetImpl::UNetImpl(const UNetConfig& cfg) : cfg_(cfg) {
+  cfg_.validate();
+  const auto temb = cfg_.temb_dim();
+  const auto G = cfg_.groups;
+  const std::set<std::int64_t> attn(cfg_.attention_resolutions.begin(), cfg_.attention_resolutions.end());
+  temb1 = register_module("temb1", torch::nn::Linear(cfg_.base_width, temb));
+  temb2 = register_module("temb2", torch::nn::Linear(temb, temb));
+  conv_in = register_module("conv_in", conv3(cfg_.in_channels, cfg_.base_width));
+
+  down = register_module("down", torch::nn::ModuleList());
+  std::vector<std::int64_t> skip_ch = {cfg_.base_width};  // channels of every saved activation
+  std::int64_t ch = cfg_.base_width, res = cfg_.image_size;
+  const auto levels = static_cast<std::int64_t>(cfg_.channel_mults.size());
+  for (std::int64_t l = 0; l < levels; ++l) {
+    const auto out = cfg_.base_width * cfg_.channel_mults[l];
+    for (std::int64_t r = 0; r < cfg_.res_blocks_per_level; ++r) {
+      down->push_back(ResBlock(ch, out, temb, G, cfg_.dropout));
+      down_kinds_ += 'R';
+      ch = out;
+      if (attn.count(res)) {
+        down->push_back(AttentionBlock(ch, cfg_.heads, G));
+        down_kinds_ += 'A';
+      }
+      skip_ch.push_back(ch);
+    }
+    if (l + 1 < levels) {
+      down->push_back(Downsample(ch));
+      down_kinds_ += 'D';
+      res /= 2;
+      skip_ch.push_back(ch);
+    }
+  }
+
+  mid = register_module("mid", torch::nn::ModuleList());
+  mid->push_back(ResBlock(ch, ch, temb, G, cfg_.dropout));
+  mid->push_back(AttentionBlock(ch, cfg_.heads, G));
+  mid->push_back(ResBlock(ch, ch, temb, G, cfg_.dropout));
+
+  up = register_module("up", torch::nn::ModuleList());
+  for (std::int64_t l = levels - 1; l >= 0; --l) {
+    const auto out = cfg_.base_width * cfg_.channel_mults[l];
+    for (std::int64_t r = 0; r < cfg_.res_blocks_per_level + 1; ++r) {
+      const auto s = skip_ch.back();
+      skip_ch.pop_back();
+      up->push_back(ResBlock(ch + s, out, temb, G, cfg_.dropout));
+      up_kinds_ += 'R';
+      ch = out;
+      if (attn.count(res)) {
+        up->push_back(AttentionBlock(ch, cfg_.heads, G));
+        up_kinds_ += 'A';
+      }
+    }
+    if (l > 0) {
+      up->push_back(Upsample(ch));
+      up_kinds_ += 'U';
+      res *= 2;
+    }
+  }
+  norm_out = register_module("norm_out", torch::nn::GroupNorm(torch::nn::GroupNormOptions(G, ch)));
+  conv_out = register_module("conv_out", conv3(ch, cfg_.in_channels));
+  zero_init(conv_out);
+}
+
+torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t) {
+  TORCH_CHECK(
+      x.dim() == 4 && x.size(1) == cfg_.in_channels && x.size(2) == cfg_.image_size && x.size(3) == cfg_.image_size,
+      "UNet: expected x of shape [B, ", cfg_.in_channels, ", ", cfg_.image_size, ", ", cfg_.image_size, "], got ",
+      x.sizes());
+  TORCH_CHECK(t.dim() == 1 && t.size(0) == x.size(0), "UNet: expected t of shape [B] = [", x.size(0), "], got ",
+              t.sizes());
+  auto emb = temb2(torch::silu(temb1(timestep_embedding(t, cfg_.base_width))));  // [B, temb]
+
+  auto h = conv_in(x);  // [B, width, H, W]
+  std::vector<torch::Tensor> skips = {h};
+  for (std::size_t i = 0; i < down->size(); ++i) {
+    switch (down_kinds_[i]) {
+      case 'R':
+        h = down[i]->as<ResBlock>()->forward(h, emb);
+        break;
+      case 'A':
+        h = down[i]->as<AttentionBlock>()->forward(h);
+        break;
+      case 'D':
+        h = down[i]->as<Downsample>()->forward(h);
+        break;
+    }
+    // a ResBlock followed by attention saves after the attention
+    const bool next_is_attn = i + 1 < down->size() && down_kinds_[i + 1] == 'A';
+    if (!next_is_attn) skips.push_back(h);
+  }
+  h = mid[0]->as<ResBlock>()->forward(h, emb);
+  h = mid[1]->as<AttentionBlock>()->forward(h);
+  h = mid[2]->as<ResBlock>()->forward(h, emb);
+  for (std::size_t i = 0; i < up->size(); ++i) {
+    switch (up_kinds_[i]) {
+      case 'R':
+        h = up[i]->as<ResBlock>()->forward(torch::cat({h, skips.back()}, /*dim=*/1), emb);  // concat on channels
+        skips.pop_back();
+        break;
+      case 'A':
+        h = up[i]->as<AttentionBlock>()->forward(h);
+        break;
+      case 'U':
+        h = up[i]->as<Upsample>()->forward(h);
+        break;
+    }
+  }
+  return conv_out(torch::silu(norm_out(h)));
+}
+
+std::int64_t UNetImpl::num_parameters() const {
+  std::int64_t n = 0;
+  for (const auto& p : parameters()) n += p.numel();
+  return n;
+}
+
+void copy_weights(const torch::nn::Module& src, torch::nn::Module& dst) {
+  torch::NoGradGuard ng;
+  auto sp = src.named_parameters(), dp = dst.named_parameters();
+  for (auto& kv : dp) kv.value().copy_(sp[kv.key()]);
+  auto sb = src.named_buffers(), db = dst.named_buffers();
+  for (auto& kv : db) kv.value().copy_(sb[kv.key()]);
+}
+
+}  // namespace dm::nn

@@ -1,0 +1,17 @@
+// Exercise 03.1: the sinusoidal timestep embedding.
+#include <cmath>
+
+#include "03_ddpm/ddpm.hpp"
+#include "dm/todo.hpp"
+
+namespace dm::ch03 {
+
+// ANCHOR: embedding
+torch::Tensor sinusoidal_embedding(const torch::Tensor& t, std::int64_t dim, double max_period) {
+  TORCH_CHECK(dim >= 2 && dim % 2 == 0, "sinusoidal_embedding: dim must be even and >= 2, got ", dim);
+  // frequencies max_period^(-i / half) for i = 0..half-1, then an outer product with t: [B, half]
+  DM_TODO("03.1");
+}
+// ANCHOR_END: embedding
+
+}  // namespace dm::ch03

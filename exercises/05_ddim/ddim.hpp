@@ -1,0 +1,140 @@
+// DDIM (Song, Meng & Ermon 2021): sampling a trained DDPM in a few steps, with a knob eta
+// between a deterministic ODE (eta = 0) and DDPM's ancestral sampler (eta = 1).
+//
+// Indices as in chapter 02 (and diffusers): t = 0..T-1, alpha_bar[t] is the paper's
+// alpha_bar_{t+1}. The data sits one step before t = 0, at "t = -1", where alpha_bar = 1.
+// Everything here takes the schedule as the plain [T] float64 tensor alpha_bar, so this
+// chapter does not depend on chapter 02's code.
+//
+//   05.1 ddim_timesteps / previous_timesteps   which T-grid points a sampler of `steps` visits
+//   05.2 ddim_sigma / predict_x0 / ddim_step    one generalised DDIM step
+//   05.3 ddim_sample                            the sampler loop
+//   05.4 ddim_invert                            the eta = 0 ODE run forwards: data -> latent noise
+//   05.5 slerp                                  interpolating between two noises
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <torch/types.h>
+
+namespace dm::ch05 {
+
+// ---- 05.1 timestep schedules -------------------------------------------------------------------------
+//
+// A sampler with `steps` < T steps evaluates the model at a decreasing subsequence of 0..T-1.
+// Three ways to pick it, as in diffusers' DDIMScheduler.set_timesteps (v0.40, the names of
+// Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps are Flawed", Table 2):
+//   leading   k = T / steps (integer division);  t_i = i k + offset,  i = 0..steps-1, then reversed
+//             T = 1000, 5 steps, offset 1:  801, 601, 401, 201, 1
+//   trailing  t_i = round(T - i T / steps) - 1,  i = 0..steps-1  (real division)
+//             T = 1000, 5 steps:            999, 799, 599, 399, 199
+//   linspace  t_i = round(i (T - 1) / (steps - 1)),  i = 0..steps-1, then reversed (steps = 1: {0})
+//             T = 1000, 5 steps:            999, 749, 500, 250, 0
+// round() sends ties to the even neighbour, like numpy's round (std::nearbyint does that).
+// Only trailing and linspace start at t = T-1, where x_T really is N(0, I) noise; leading starts
+// T/steps - 1 - offset steps later, at a noise level the model has never seen as pure noise.
+enum class Spacing { Leading, Trailing, Linspace };
+Spacing parse_spacing(const std::string& name);  // "leading" | "trailing" | "linspace", else std::invalid_argument
+const char* spacing_name(Spacing s);
+
+//   T          number of training steps (>= 1)
+//   steps      sampling steps, 1..T (else std::invalid_argument)
+//   offset     added to every leading timestep (diffusers' steps_offset; Stable Diffusion uses 1);
+//              ignored by trailing and linspace. Every t must stay in 0..T-1 (else std::invalid_argument).
+//   returns    `steps` strictly decreasing timesteps in 0..T-1
+std::vector<std::int64_t> ddim_timesteps(std::int64_t T, std::int64_t steps, Spacing spacing, std::int64_t offset = 0);
+
+// Where each step lands: the NEXT entry of the materialised schedule, and -1 (the data,
+// alpha_bar = 1) after the last one. Never t - T/steps: that is right for one spacing only.
+//   timesteps  from ddim_timesteps
+//   returns    same length; t_prev[i] = timesteps[i+1], t_prev[last] = -1
+std::vector<std::int64_t> previous_timesteps(const std::vector<std::int64_t>& timesteps);
+
+// alpha_bar at t, with alpha_bar(-1) = final_alpha_bar (1: the final step lands on clean data,
+// diffusers' set_alpha_to_one = true; pass alpha_bar[0] for set_alpha_to_one = false).
+double alpha_bar_at(const torch::Tensor& alpha_bar, std::int64_t t, double final_alpha_bar = 1.0);
+
+// ---- 05.2 the generalised DDIM step ------------------------------------------------------------------
+//
+// DDIM's family of forward processes q_sigma has the same marginals q(x_t | x_0) as DDPM for every
+// choice of sigma. Its reverse step from x_t (at alpha_bar_t) to x_prev (at alpha_bar_prev) is
+//   x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)
+//   x_prev = sqrt(alpha_bar_prev) x0_hat  +  sqrt(1 - alpha_bar_prev - sigma^2) eps  +  sigma z
+// and DDIM's choice of sigma (its eq. 16) is
+//   sigma(eta) = eta sqrt( (1 - alpha_bar_prev) / (1 - alpha_bar_t) ) sqrt( 1 - alpha_bar_t / alpha_bar_prev ).
+// eta = 0: no noise (deterministic); eta = 1 between consecutive steps: sigma^2 = DDPM's beta_tilde_t.
+
+//   alpha_bar_t, alpha_bar_prev   0 < alpha_bar_t < alpha_bar_prev <= 1
+//   eta                           in [0, 1]
+double ddim_sigma(double alpha_bar_t, double alpha_bar_prev, double eta);
+
+// x0_hat from x_t and the predicted noise.
+//   x_t, eps   [B, ...] same shape;  returns [B, ...]
+torch::Tensor predict_x0(const torch::Tensor& x_t, const torch::Tensor& eps, double alpha_bar_t);
+
+struct DdimStep {
+  torch::Tensor x_prev;  // [B, ...] the sample at alpha_bar_prev
+  torch::Tensor x0_hat;  // [B, ...] the model's guess of the data, seen from x_t
+};
+
+//   x_t        [B, ...] current sample;  eps [B, ...] the model's eps(x_t, t)
+//   z          [B, ...] N(0, I) noise; may be undefined when sigma(eta) = 0
+DdimStep ddim_step(const torch::Tensor& x_t, const torch::Tensor& eps, double alpha_bar_t, double alpha_bar_prev,
+                   double eta, const torch::Tensor& z = {});
+
+// ---- 05.3 the sampler loop ---------------------------------------------------------------------------
+
+// The model: eps(x, t) for a batch x [B, ...] at timesteps t [B] int64 (all equal here).
+using EpsFn = std::function<torch::Tensor(const torch::Tensor& x, const torch::Tensor& t)>;
+// Noise for sampler step i (0-based), shaped like x; the default is torch::randn_like(x).
+using NoiseFn = std::function<torch::Tensor(const torch::Tensor& x, std::int64_t i)>;
+// Called after each step i with its timestep t, the new sample and x0_hat (for figures and videos).
+using StepCallback =
+    std::function<void(std::int64_t i, std::int64_t t, const torch::Tensor& x, const torch::Tensor& x0_hat)>;
+
+struct DdimOptions {
+  std::int64_t steps = 50;              // sampling steps, 1..T
+  Spacing spacing = Spacing::Trailing;  // how to pick them
+  std::int64_t offset = 0;              // leading spacing only (diffusers' steps_offset)
+  double eta = 0;                       // 0: deterministic DDIM; 1: DDPM-like noise
+  double final_alpha_bar = 1.0;         // alpha_bar at t = -1 (see alpha_bar_at)
+};
+
+// Runs x_T through the schedule's steps: at step i, eps = eps_fn(x, [t_i]*B), then one ddim_step
+// from alpha_bar(t_i) to alpha_bar(t_prev_i), with noise noise_fn(x, i) when sigma > 0 (never
+// drawn when eta = 0). No gradients are recorded.
+//   alpha_bar  [T] float64;  x_T [B, ...] the starting noise
+//   returns    x_0 [B, ...]
+torch::Tensor ddim_sample(const EpsFn& eps_fn, const torch::Tensor& alpha_bar, const torch::Tensor& x_T,
+                          const DdimOptions& opt, const NoiseFn& noise_fn = nullptr,
+                          const StepCallback& on_step = nullptr);
+
+// ---- 05.4 DDIM inversion -----------------------------------------------------------------------------
+//
+// With eta = 0 each step is a deterministic map, so it can be run backwards: from the data x_0 up
+// the same schedule, step i going from level t_prev_i to level t_i (i = steps-1 down to 0):
+//   eps = eps_fn(x, [t_i]*B)      (the current point, the TARGET level's timestep: the exact inverse
+//                                  would need eps at the unknown end point; this is first order)
+//   x   = sqrt(alpha_bar(t_i)) x0_hat(x, eps; alpha_bar(t_prev_i)) + sqrt(1 - alpha_bar(t_i)) eps
+// Sampling the result with the same options returns approximately x_0; the error shrinks like 1/steps.
+//   x0       [B, ...] data;  opt.eta is ignored (always 0)
+//   returns  the latent x_T [B, ...]
+torch::Tensor ddim_invert(const EpsFn& eps_fn, const torch::Tensor& alpha_bar, const torch::Tensor& x0,
+                          const DdimOptions& opt);
+
+// ---- 05.5 spherical interpolation ---------------------------------------------------------------------
+//
+// High-dimensional Gaussian noise lives near the sphere of radius sqrt(D); the straight line between
+// two draws cuts inside it (its midpoint has norm ~ sqrt(D / 2)), where the model never saw noise.
+// slerp walks along the great circle instead, per example b (vectors flattened over [...]):
+//   theta = arccos( <z0, z1> / (|z0| |z1|) )
+//   slerp = sin((1 - alpha) theta) / sin(theta) z0 + sin(alpha theta) / sin(theta) z1
+// falling back to the straight line (1 - alpha) z0 + alpha z1 when sin(theta) < 1e-6 (parallel).
+//   z0, z1   [B, ...] same shape;  alpha in [0, 1]
+//   returns  [B, ...]: z0 at alpha = 0, z1 at alpha = 1
+torch::Tensor slerp(const torch::Tensor& z0, const torch::Tensor& z1, double alpha);
+
+}  // namespace dm::ch05
