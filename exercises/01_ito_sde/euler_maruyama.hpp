@@ -11,10 +11,10 @@ namespace dm::ch01 {
 //   x [n_paths] the current states, t the current time; returns [n_paths].
 using Coefficient = std::function<Eigen::ArrayXd(const Eigen::ArrayXd& x, double t)>;
 
-// Euler-Maruyama on the grid t_k = t0 + k dt, k = 0..n_steps:
-//   X_0 = x0,   X_{k+1} = X_k + mu(X_k, t_k) dt + sigma(X_k, t_k) dW_k,   dW_k = sqrt(dt) z_k
-// Both coefficients are evaluated at the left end (X_k, t_k) of the step: that is
-// what makes it the Ito (not Stratonovich) solution.
+// Euler-Maruyama on the grid t_k = t0 + k dt, k = 0..n_steps: the scheme that freezes both
+// coefficients over each step, with the step's Brownian increment made from z
+// (lesson 01, "2. Itô SDEs and Euler–Maruyama"). Both coefficients are evaluated at the
+// left end (X_k, t_k) of the step: that is what makes it the Ito (not Stratonovich) solution.
 //   mu, sigma  the coefficients (see Coefficient)
 //   x0         [n_paths] starting states
 //   t0         the starting time;  dt > 0 the step

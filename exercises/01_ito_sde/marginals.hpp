@@ -1,6 +1,6 @@
 // Closed-form marginals of two linear SDEs: the distribution of X_t given X_0 = x0
 // is Gaussian, and its mean and variance follow from the linear SDE's solution
-// (derived in the lesson, "Moments of linear SDEs").
+// (derived in lesson 01, "3. Moments of linear SDEs: Ornstein–Uhlenbeck and the VP-SDE").
 #pragma once
 
 namespace dm::ch01 {

@@ -14,11 +14,13 @@ struct StepCoefficients {
   double noise = 0;   // multiplies z ~ N(0, 1)
 };
 
-// The exact solution of dx = -1/2 beta(t) x dt + sqrt(beta(t)) dW over the step
-// (beta >= 0 is the step's integrated rate).
+// The exact transition of dx = -1/2 beta(t) x dt + sqrt(beta(t)) dW over the step, started
+// from a fixed x (beta >= 0 is the step's integrated rate; lesson 01, "4. The exact step
+// against DDPM's step").
 StepCoefficients exact_step_coefficients(double beta);
 
-// DDPM's step  x' = sqrt(1 - beta) x + sqrt(beta) z  (Ho et al. 2020), 0 <= beta <= 1.
+// DDPM's forward step (Ho et al. 2020) whose added noise has variance beta, 0 <= beta <= 1
+// (lesson 01, "4. The exact step against DDPM's step").
 StepCoefficients ddpm_step_coefficients(double beta);
 
 // x' = c.signal x + c.noise z for every path:  x, z [n_paths] -> [n_paths].

@@ -1,4 +1,4 @@
-// Exercise 02.2: alpha, alpha_bar (the cumulative product) and SNR(t).
+// Exercise 02.2: alpha, alpha_bar and SNR(t).
 #include "02_forward_noising/schedule.hpp"
 #include "dm/todo.hpp"
 
@@ -6,7 +6,7 @@ namespace dm::ch02 {
 
 // ANCHOR: make_schedule
 Schedule make_schedule(const torch::Tensor& beta) {
-  // alpha = 1 - beta; alpha_bar[t] includes the factor of step t itself
+  // [T] float64 each; alpha_bar[t] includes step t itself (index t is the paper's step t + 1)
   DM_TODO("02.2");
 }
 // ANCHOR_END: make_schedule

@@ -20,14 +20,14 @@ torch::Tensor linear_beta_schedule(std::int64_t T, double beta_start, double bet
 
 // ANCHOR: cosine
 torch::Tensor cosine_beta_schedule(std::int64_t T, double s, double max_beta) {
-  // f(u) on u = t / T for t = 0..T, alpha_bar(u) = f(u) / f(0), beta from neighbouring ratios, then clip
+  // [T] float64, defined through alpha_bar (one value at each of the T + 1 step boundaries), <= max_beta
   DM_TODO("02.1");
 }
 // ANCHOR_END: cosine
 
 // ANCHOR: sigmoid
 torch::Tensor sigmoid_beta_schedule(std::int64_t T, double beta_start, double beta_end) {
-  // sigmoid of T points from -6 to 6, mapped onto [beta_start, beta_end]
+  // [T] float64, increasing, between beta_start and beta_end (lesson 02 fixes the sigmoid's range)
   DM_TODO("02.1");
 }
 // ANCHOR_END: sigmoid

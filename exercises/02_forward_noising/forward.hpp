@@ -19,20 +19,24 @@ namespace dm::ch02 {
 //   returns   [B, 1, ..., 1] (x.dim() dimensions) in x's dtype, on x's device
 torch::Tensor extract(const torch::Tensor& coef, const torch::Tensor& t, const torch::Tensor& x);
 
-// ---- 02.3 the closed form q(x_t | x_0) = N( sqrt(alpha_bar_t) x_0, (1 - alpha_bar_t) I ) ----------
+// ---- 02.3 one draw of the closed form q(x_t | x_0) -------------------------------------------------
+// The law of x_t after steps 0..t of the chain, reached in one shot instead of t + 1 steps
+// (lesson 02, "2. Jumping to step $t$: $q(x_t \mid x_0)$ by induction"); eps supplies the randomness.
 //   s         the schedule
 //   x0        [B, C, H, W] data (any shape [B, ...]), float32 or float64
 //   t         [B] int64 timestep index of each example, 0..T-1
 //   eps       noise ~ N(0, I), same shape as x0
-//   returns   x_t = sqrt(alpha_bar[t]) x0 + sqrt(1 - alpha_bar[t]) eps, shape and dtype of x0
+//   returns   x_t, shape and dtype of x0 (coefficients in float64, cast by extract())
 torch::Tensor q_sample(const Schedule& s, const torch::Tensor& x0, const torch::Tensor& t, const torch::Tensor& eps);
 
-// ---- 02.5 one step of the Markov chain q(x_t | x_{t-1}) = N( sqrt(1 - beta_t) x_{t-1}, beta_t I ) --
+// ---- 02.5 one draw of one step of the Markov chain q(x_t | x_{t-1}) -------------------------------
+// The variance-preserving step of lesson 02, "1. The forward chain": it adds noise of variance
+// beta[t] and keeps a unit-variance input at unit variance; z supplies the randomness.
 //   s         the schedule
 //   x_prev    [B, ...] the sample before step t (for t = 0: the data)
 //   t         [B] int64 index of the step to apply, 0..T-1
 //   z         noise ~ N(0, I), same shape as x_prev
-//   returns   sqrt(1 - beta[t]) x_prev + sqrt(beta[t]) z, shape and dtype of x_prev
+//   returns   x_t, shape and dtype of x_prev (coefficients in float64, cast by extract())
 torch::Tensor q_step(const Schedule& s, const torch::Tensor& x_prev, const torch::Tensor& t, const torch::Tensor& z);
 
 }  // namespace dm::ch02

@@ -8,7 +8,7 @@ namespace dm::ch02 {
 
 // ANCHOR: make_posterior
 Posterior make_posterior(const Schedule& s) {
-  // alpha_bar_prev[t] = alpha_bar[t-1], and 1 for t = 0; then the three formulas of posterior.hpp
+  // alpha_bar one step before t for every t (1 before step 0); then the three [T] tensors of lesson 02, section 4
   DM_TODO("02.4");
 }
 // ANCHOR_END: make_posterior

@@ -22,7 +22,7 @@ torch::Tensor extract(const torch::Tensor& coef, const torch::Tensor& t, const t
 
 // ANCHOR: q_sample
 torch::Tensor q_sample(const Schedule& s, const torch::Tensor& x0, const torch::Tensor& t, const torch::Tensor& eps) {
-  // mean sqrt(alpha_bar_t) x0, standard deviation sqrt(1 - alpha_bar_t); extract() shapes [T] -> [B, 1, 1, 1]
+  // one draw of q(x_t | x_0) made from eps; extract() shapes a [T] coefficient to [B, 1, 1, 1]
   DM_TODO("02.3");
 }
 // ANCHOR_END: q_sample

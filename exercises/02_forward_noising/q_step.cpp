@@ -6,7 +6,7 @@ namespace dm::ch02 {
 
 // ANCHOR: q_step
 torch::Tensor q_step(const Schedule& s, const torch::Tensor& x_prev, const torch::Tensor& t, const torch::Tensor& z) {
-  // keep sqrt(1 - beta_t) of x_prev, add noise of variance beta_t
+  // one draw of q(x_t | x_{t-1}) made from z; extract() shapes a [T] coefficient to [B, 1, ...]
   DM_TODO("02.5");
 }
 // ANCHOR_END: q_step

@@ -9,7 +9,7 @@ namespace dm::ch03 {
 // ANCHOR: embedding
 torch::Tensor sinusoidal_embedding(const torch::Tensor& t, std::int64_t dim, double max_period) {
   TORCH_CHECK(dim >= 2 && dim % 2 == 0, "sinusoidal_embedding: dim must be even and >= 2, got ", dim);
-  // frequencies max_period^(-i / half) for i = 0..half-1, then an outer product with t: [B, half]
+  // half = dim / 2 frequencies (lesson 03, section 4), in float32 on t's device; t times each: [B, half]
   DM_TODO("03.1");
 }
 // ANCHOR_END: embedding

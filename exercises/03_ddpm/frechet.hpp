@@ -1,10 +1,9 @@
-// The Fréchet distance between two Gaussians: the quantity behind FID.
+// The Fréchet distance between two Gaussians N(mu1, S1) and N(mu2, S2): the quantity behind FID.
 //
-// FD( N(mu1, S1), N(mu2, S2) ) = ||mu1 - mu2||^2 + tr( S1 + S2 - 2 (S1^{1/2} S2 S1^{1/2})^{1/2} )
-//
-// It is the squared 2-Wasserstein distance between the two Gaussians (Dowson & Landau 1982).
-// tr (S1^{1/2} S2 S1^{1/2})^{1/2} equals tr (S1 S2)^{1/2} (the form in Heusel et al. 2017 and the
-// reference FID code): the two matrices are similar, so they have the same eigenvalues; ours is
+// It is the squared 2-Wasserstein distance between the two Gaussians (Dowson & Landau 1982); lesson 03,
+// "FID: the Fréchet distance of two Gaussians", gives it. Its trace term needs the square root of a
+// matrix built from S1 and S2. Heusel et al. 2017 and the reference FID code take it of S1 S2, which is
+// not symmetric; the lesson's form uses a matrix similar to S1 S2 (the same eigenvalues) that is
 // symmetric positive semi-definite, so its square root needs only a symmetric eigensolver.
 // The course's trusted version is dm::eval::frechet_distance (dm/eval/metrics.hpp).
 #pragma once
@@ -14,8 +13,9 @@
 namespace dm::ch03 {
 
 // ---- 03.5 --------------------------------------------------------------------------------------------
-// Square root of a symmetric positive semi-definite matrix: S = V diag(l) V^T -> V diag(sqrt(l)) V^T,
-// with eigenvalues below 0 (round-off) clamped to 0.
+// The symmetric positive semi-definite square root R of a symmetric PSD matrix S (R R = S), with
+// eigenvalues that round-off pushes below 0 treated as 0.
+//   s            [D, D];  returns [D, D]
 Eigen::MatrixXd sqrtm_psd(const Eigen::MatrixXd& s);
 
 //   mu1, mu2     [D] means

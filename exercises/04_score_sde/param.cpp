@@ -10,7 +10,7 @@ namespace dm::ch04 {
 // ANCHOR: to_eps
 torch::Tensor to_eps(Prediction kind, const torch::Tensor& pred, const torch::Tensor& xt,
                      const torch::Tensor& alpha_bar) {
-  // a = sqrt(alpha_bar), s = sqrt(1 - alpha_bar); one formula per kind (see param.hpp)
+  // a = sqrt(alpha_bar), s = sqrt(1 - alpha_bar) in xt's dtype; one case per kind, from its definition
   DM_TODO("04.1");
   throw std::invalid_argument("to_eps: unknown prediction kind");
 }

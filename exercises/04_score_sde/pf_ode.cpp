@@ -6,7 +6,7 @@ namespace dm::ch04 {
 
 // ANCHOR: pf_ode_velocity
 torch::Tensor pf_ode_velocity(const VpSde& sde, const ScoreFn& score, const torch::Tensor& x, double t) {
-  // f - (1/2) g^2 score with f = -beta x / 2, g^2 = beta
+  // [n, 2]: the lesson's velocity for the VP-SDE's f(x, t) = -beta(t) x / 2 and g(t)^2 = beta(t)
   DM_TODO("04.5");
 }
 // ANCHOR_END: pf_ode_velocity
@@ -17,7 +17,7 @@ torch::Tensor pf_ode_euler_step(const VpSde& sde, const ScoreFn& score, const to
 }
 
 torch::Tensor pf_ode_heun_step(const VpSde& sde, const ScoreFn& score, const torch::Tensor& x, double t, double h) {
-  // an Euler step to t - h, the velocity there, then one step with the average of the two velocities
+  // second order: two velocity evaluations, the second one at time t - h
   DM_TODO("04.5");
 }
 // ANCHOR_END: pf_ode_steps

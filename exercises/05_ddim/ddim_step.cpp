@@ -9,14 +9,14 @@ namespace dm::ch05 {
 
 // ANCHOR: ddim_sigma
 double ddim_sigma(double alpha_bar_t, double alpha_bar_prev, double eta) {
-  // DDIM's eq. 16, see ddim.hpp: eta times two square roots
+  // DDIM's eq. 16 (lesson 05, section 3): a standard deviation, 0 at eta = 0
   DM_TODO("05.2");
 }
 // ANCHOR_END: ddim_sigma
 
 // ANCHOR: predict_x0
 torch::Tensor predict_x0(const torch::Tensor& x_t, const torch::Tensor& eps, double alpha_bar_t) {
-  // solve x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps for x_0
+  // the closed form of q(x_t | x_0), read backwards: which x_0 goes with this x_t and eps?
   DM_TODO("05.2");
 }
 // ANCHOR_END: predict_x0

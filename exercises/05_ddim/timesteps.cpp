@@ -32,7 +32,7 @@ std::vector<std::int64_t> ddim_timesteps(std::int64_t T, std::int64_t steps, Spa
   if (T < 1 || steps < 1 || steps > T)
     throw std::invalid_argument("ddim_timesteps: need 1 <= steps <= T, got steps = " + std::to_string(steps) +
                                 ", T = " + std::to_string(T));
-  std::vector<std::int64_t> ts;  // fill with the largest t first; see the three formulas in ddim.hpp
+  std::vector<std::int64_t> ts;  // fill with the largest t first; lesson 05, section 4 gives the rules
   DM_TODO("05.1");
 }
 // ANCHOR_END: ddim_timesteps

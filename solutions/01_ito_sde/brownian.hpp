@@ -11,11 +11,12 @@
 namespace dm::ch01 {
 
 // W at the times 0, dt, 2 dt, ..., n_steps dt of n_paths independent paths, from
-// standard normal numbers z (one per path and step):
-//   W_0 = 0,   W_{k+1} = W_k + sqrt(dt) z_k        so  W_{k+1} - W_k ~ N(0, dt)
-//   z    [n_paths, n_steps]  i.i.d. N(0, 1); column k makes the k-th increment
+// standard normal numbers z (one per path and step). On the grid the result has the Wiener
+// process's law: W_0 = 0 and independent Gaussian increments of variance dt
+// (lesson 01, "1. Brownian motion").
+//   z    [n_paths, n_steps]  i.i.d. N(0, 1); column k makes the k-th increment (t_k to t_{k+1})
 //   dt   > 0, the time step
-// returns [n_paths, n_steps + 1]; column 0 is all zeros.
+// returns [n_paths, n_steps + 1]; column 0 is all zeros, column k is W at t_k = k dt.
 Eigen::ArrayXXd brownian_paths(const Eigen::ArrayXXd& z, double dt);
 
 }  // namespace dm::ch01

@@ -1,6 +1,7 @@
 // Strong and weak convergence of Euler-Maruyama, measured on geometric Brownian
-// motion (GBM), whose exact solution on the same Brownian path is known:
-//   dX = lambda X dt + sigma X dW,   X_T = x0 exp((lambda - sigma^2 / 2) T + sigma W_T).
+// motion (GBM)  dX = lambda X dt + sigma X dW, whose exact solution X_T on the same
+// Brownian path is known in closed form as a function of W_T
+// (lesson 01, "5. Strong and weak convergence").
 #pragma once
 
 #include <Eigen/Core>

@@ -1,4 +1,4 @@
-// Exercise 02.2: alpha, alpha_bar (the cumulative product) and SNR(t).
+// Exercise 02.2: alpha, alpha_bar and SNR(t).
 #include "02_forward_noising/schedule.hpp"
 #include "dm/todo.hpp"
 
@@ -11,7 +11,7 @@ Schedule make_schedule(const torch::Tensor& beta) {
   auto alpha_bar = torch::cumprod(alpha, /*dim=*/0);  // [T], prod over s <= t of (1 - beta_s)
   return Schedule{beta, alpha, alpha_bar};
   // BEGIN STUB
-  // // alpha = 1 - beta; alpha_bar[t] includes the factor of step t itself
+  // // [T] float64 each; alpha_bar[t] includes step t itself (index t is the paper's step t + 1)
   // DM_TODO("02.2");
   // END STUB
   // END SOLUTION

@@ -34,7 +34,7 @@ torch::Tensor cosine_beta_schedule(std::int64_t T, double s, double max_beta) {
   auto beta = 1 - alpha_bar.slice(0, 1) / alpha_bar.slice(0, 0, T);  // [T]
   return beta.clamp_max(max_beta);
   // BEGIN STUB
-  // // f(u) on u = t / T for t = 0..T, alpha_bar(u) = f(u) / f(0), beta from neighbouring ratios, then clip
+  // // [T] float64, defined through alpha_bar (one value at each of the T + 1 step boundaries), <= max_beta
   // DM_TODO("02.1");
   // END STUB
   // END SOLUTION
@@ -47,7 +47,7 @@ torch::Tensor sigmoid_beta_schedule(std::int64_t T, double beta_start, double be
   auto x = torch::linspace(-6.0, 6.0, T, kF64);  // [T]
   return torch::sigmoid(x) * (beta_end - beta_start) + beta_start;
   // BEGIN STUB
-  // // sigmoid of T points from -6 to 6, mapped onto [beta_start, beta_end]
+  // // [T] float64, increasing, between beta_start and beta_end (lesson 02 fixes the sigmoid's range)
   // DM_TODO("02.1");
   // END STUB
   // END SOLUTION

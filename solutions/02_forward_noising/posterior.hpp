@@ -1,13 +1,12 @@
 // The forward posterior q(x_{t-1} | x_t, x_0): what the reverse process learns to imitate.
 //
-// Given the data x_0 and a noisy x_t, the sample one step earlier is Gaussian again:
+// Given the data x_0 and a noisy x_t, the sample one step earlier is Gaussian again, with a mean
+// linear in x_0 and x_t and a variance that depends on t only:
 //   q(x_{t-1} | x_t, x_0) = N( coef_x0[t] x_0 + coef_xt[t] x_t ,  beta_tilde[t] I )
-// with, writing alpha_bar_prev[t] = alpha_bar[t-1] and alpha_bar_prev[0] = 1 (no noise yet),
-//   coef_x0[t]    = sqrt(alpha_bar_prev[t]) beta[t] / (1 - alpha_bar[t])
-//   coef_xt[t]    = sqrt(alpha[t]) (1 - alpha_bar_prev[t]) / (1 - alpha_bar[t])
-//   beta_tilde[t] = (1 - alpha_bar_prev[t]) / (1 - alpha_bar[t]) beta[t]
-// Indices as in schedule.hpp (t = 0..T-1, as in diffusers): with the linear schedule,
-// beta_tilde[487] = 0.00979, diffusers' published value.
+// Lesson 02, "4. The posterior $q(x_{t-1} \mid x_t, x_0)$ by completing the square", derives the
+// three coefficients. Indices as in schedule.hpp (t = 0..T-1, as in diffusers); t = 0 has no noisy
+// predecessor (alpha_bar before the first step is 1): variance 0, coefficient 1 on x_0, 0 on x_t.
+// With the linear schedule, beta_tilde[487] = 0.00979, diffusers' published value.
 #pragma once
 
 #include <torch/types.h>
@@ -26,10 +25,10 @@ struct Posterior {
 
 // ---- 02.4 posterior mean coefficients and variance beta_tilde --------------------------------------
 //   s         the schedule ([T] float64)
-//   returns   the three [T] float64 tensors above
+//   returns   the three [T] float64 tensors above, indexed by t = 0..T-1
 Posterior make_posterior(const Schedule& s);
 
-// The posterior mean mu_tilde(x_t, x_0) = coef_x0[t] x_0 + coef_xt[t] x_t.
+// The posterior mean mu_tilde(x_t, x_0) of every example, from p's coefficients at its own t.
 //   p         from make_posterior
 //   x0, xt    [B, ...] same shape, float32 or float64
 //   t         [B] int64, 0..T-1

@@ -28,7 +28,7 @@ torch::Tensor q_sample(const Schedule& s, const torch::Tensor& x0, const torch::
   auto noise = extract((1 - s.alpha_bar).sqrt(), t, x0);  // [B, 1, 1, 1]: sqrt(1 - alpha_bar_t)
   return signal * x0 + noise * eps;
   // BEGIN STUB
-  // // mean sqrt(alpha_bar_t) x0, standard deviation sqrt(1 - alpha_bar_t); extract() shapes [T] -> [B, 1, 1, 1]
+  // // one draw of q(x_t | x_0) made from eps; extract() shapes a [T] coefficient to [B, 1, 1, 1]
   // DM_TODO("02.3");
   // END STUB
   // END SOLUTION

@@ -11,7 +11,7 @@ torch::Tensor q_step(const Schedule& s, const torch::Tensor& x_prev, const torch
   auto add = extract(s.beta.sqrt(), t, x_prev);    // [B, 1, ...]: sqrt(beta_t)
   return keep * x_prev + add * z;
   // BEGIN STUB
-  // // keep sqrt(1 - beta_t) of x_prev, add noise of variance beta_t
+  // // one draw of q(x_t | x_{t-1}) made from z; extract() shapes a [T] coefficient to [B, 1, ...]
   // DM_TODO("02.5");
   // END STUB
   // END SOLUTION

@@ -1,9 +1,9 @@
 // Noise schedules of the forward process (chapter 02).
 //
 // Timestep indices in code run t = 0 .. T-1, as in diffusers: index t is the
-// paper's step t+1. beta[t] is the variance added by step t of the chain
-//   x_{t+1} = sqrt(1 - beta_t) x_t + sqrt(beta_t) z      (paper notation, 1-indexed)
-// and alpha_bar[t] is how much of the data's scale survives after steps 0..t.
+// paper's step t+1. beta[t] is the variance of the noise added by step t of the forward
+// chain (lesson 02, "1. The forward chain"), and alpha_bar[t] is the fraction of the data's
+// variance that survives steps 0..t.
 //
 // Schedule arithmetic is done in float64: alpha_bar is a product of 1000
 // factors, and 1 - alpha_bar near t = 0 loses most of its digits in float32.
@@ -25,18 +25,20 @@ namespace dm::ch02 {
 //   returns    [T] float64, beta[0] = beta_start, beta[T-1] = beta_end, equal spacing
 torch::Tensor linear_beta_schedule(std::int64_t T, double beta_start = 1e-4, double beta_end = 0.02);
 
-// Improved DDPM (Nichol & Dhariwal 2021): alpha_bar follows a squared cosine,
-//   f(u) = cos^2( (u + s) / (1 + s) * pi/2 ),   alpha_bar(u) = f(u) / f(0),  u = t / T in [0, 1],
-// and beta[t] = 1 - alpha_bar((t+1)/T) / alpha_bar(t/T), clipped to at most max_beta
-// (the last step would otherwise be beta = 1 and destroy everything in one step).
+// Improved DDPM (Nichol & Dhariwal 2021): the schedule is defined through alpha_bar, which
+// follows a squared cosine of u = t / T in [0, 1] (offset by s, normalised to 1 at u = 0);
+// beta is recovered from it and clipped to at most max_beta (the last step would otherwise
+// be beta = 1 and destroy everything in one step). Lesson 02, "3. Schedules and the
+// signal-to-noise ratio", gives the definition.
 //   T          number of steps (>= 2)
 //   s          small offset so that beta[0] is not vanishingly small (0.008 in the paper)
 //   max_beta   upper clip of every beta (0.999 in the paper)
 //   returns    [T] float64
 torch::Tensor cosine_beta_schedule(std::int64_t T, double s = 0.008, double max_beta = 0.999);
 
-// Sigmoid schedule (as in GeoDiff, Xu et al. 2022, and used by Jabri et al. 2022):
-//   beta[t] = sigmoid( linspace(-6, 6, T)[t] ) * (beta_end - beta_start) + beta_start.
+// Sigmoid schedule (as in GeoDiff, Xu et al. 2022, and used by Jabri et al. 2022): beta
+// follows a logistic sigmoid ramp in t between beta_start and beta_end (lesson 02,
+// "3. Schedules and the signal-to-noise ratio", gives its definition and the sigmoid's range).
 // We keep DDPM's end points (1e-4, 0.02) so the three schedules add about the same total
 // noise (sum of beta ~ 10) and differ only in *when* they add it: slowly at first, fast in
 // the middle, slowly at the end.
@@ -53,22 +55,24 @@ torch::Tensor beta_schedule(const std::string& name, std::int64_t T);
 // ANCHOR: schedule_struct
 // Everything the forward process needs, all [T] float64 on beta's device.
 struct Schedule {
-  torch::Tensor beta;       // beta[t]: variance added by step t
-  torch::Tensor alpha;      // alpha[t] = 1 - beta[t]
-  torch::Tensor alpha_bar;  // alpha_bar[t] = prod_{s=0..t} alpha[s]; alpha_bar[0] = 1 - beta[0]
+  torch::Tensor beta;       // beta[t]: variance of the noise added by step t
+  torch::Tensor alpha;      // alpha[t]: fraction of the variance that step t keeps
+  torch::Tensor alpha_bar;  // alpha_bar[t]: fraction of the data's variance left after steps 0..t
   std::int64_t T() const { return beta.size(0); }
 };
 // ANCHOR_END: schedule_struct
 
-// Builds alpha and alpha_bar from beta.
+// Builds alpha and alpha_bar from beta (lesson 02, "1. The forward chain" defines them;
+// "2. Jumping to step $t$: $q(x_t \mid x_0)$ by induction" shows why alpha_bar is what it is).
 //   beta       [T] float64 (any device), 0 < beta < 1
-//   returns    Schedule{beta, 1 - beta, cumulative product of 1 - beta}
+//   returns    Schedule{beta, alpha, alpha_bar}, all [T] float64 on beta's device; alpha_bar[t]
+//              includes step t itself, so alpha_bar[0] already differs from 1
 Schedule make_schedule(const torch::Tensor& beta);
 
-// Signal-to-noise ratio of x_t = sqrt(alpha_bar) x_0 + sqrt(1 - alpha_bar) eps:
-// signal variance over noise variance.
+// Signal-to-noise ratio of x_t at every t: the variance of x_t's signal part over the variance of
+// its noise part, for unit-variance data (lesson 02, "3. Schedules and the signal-to-noise ratio").
 //   alpha_bar  [T] float64
-//   returns    [T] float64, SNR[t] = alpha_bar[t] / (1 - alpha_bar[t])
+//   returns    [T] float64, > 0, decreasing in t
 torch::Tensor snr(const torch::Tensor& alpha_bar);
 
 // make_schedule(beta_schedule(name, T)).

@@ -19,22 +19,24 @@ namespace dm::ch03 {
 using dm::ch02::Schedule;
 
 // ---- 03.1 sinusoidal timestep embedding ------------------------------------------------------------
-// The Transformer's position encoding (Vaswani et al. 2017), used by DDPM for t:
-//   half = dim / 2,   freq_i = exp(-ln(max_period) * i / half) = max_period^(-i / half),  i = 0..half-1
-//   emb(t) = [ sin(t freq_0) ... sin(t freq_{half-1}),  cos(t freq_0) ... cos(t freq_{half-1}) ]
-// (sines first, then cosines: the layout of the course U-Net's dm::nn::timestep_embedding).
+// The Transformer's sinusoidal position encoding (Vaswani et al. 2017), used by DDPM for t: each
+// timestep becomes dim / 2 sines and dim / 2 cosines of t at geometrically spaced frequencies set by
+// max_period (lesson 03, "4. The network: a U-Net conditioned on $t$", gives them). Layout: all the
+// sines first, then all the cosines, each from the highest frequency down (the layout of the course
+// U-Net's dm::nn::timestep_embedding, which a test compares with).
 //   t          [B] int64 timesteps (any values >= 0)
 //   dim        even, >= 2
-//   returns    [B, dim] float32 on t's device
+//   returns    [B, dim] float32 on t's device; at t = 0 the sines are all 0 and the cosines all 1
 torch::Tensor sinusoidal_embedding(const torch::Tensor& t, std::int64_t dim, double max_period = 10000.0);
 
 // ---- 03.2 the training loss L_simple ------------------------------------------------------------------
 // eps_theta: the network, called as eps_theta(x_t, t) with x_t [B, ...] and t [B] int64.
 using EpsModel = std::function<torch::Tensor(const torch::Tensor& x_t, const torch::Tensor& t)>;
 
-// L_simple = E_{t, x0, eps} || eps - eps_theta( sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps, t ) ||^2,
-// estimated on one batch with the t and eps given (Algorithm 1 draws them: t uniform in 0..T-1,
-// eps ~ N(0, I)), as the mean over every element (batch and pixels) of the squared error.
+// DDPM's simplified loss L_simple (lesson 03, "2. Predicting the noise instead of the mean"): how well
+// eps_theta recovers the noise eps from x_t drawn from q(x_t | x_0) with that eps, estimated on one
+// batch with the t and eps given (Algorithm 1 draws them: t uniform in 0..T-1, eps ~ N(0, I)), as the
+// mean over every element (batch and pixels) of the squared error.
 //   s          the schedule ([T] float64)
 //   eps_theta  the model
 //   x0         [B, C, H, W] data, float32
@@ -45,9 +47,10 @@ torch::Tensor l_simple(const Schedule& s, const EpsModel& eps_theta, const torch
                        const torch::Tensor& eps);
 
 // ---- 03.3 one reverse step p(x_{t-1} | x_t) (Algorithm 2) --------------------------------------------
-// The two choices of the reverse variance in Ho et al. section 3.2: sigma_t^2 = beta_t (optimal for
-// x0 ~ N(0, I)) or sigma_t^2 = beta_tilde_t = (1 - alpha_bar_{t-1}) / (1 - alpha_bar_t) beta_t (optimal
-// for x0 a single point); both give similar samples at T = 1000.
+// The two choices of the reverse variance sigma_t^2 in Ho et al. section 3.2: the forward step's beta_t
+// (optimal for x0 ~ N(0, I)) or chapter 02's posterior variance beta_tilde_t (optimal for x0 a single
+// point); both give similar samples at T = 1000 (lesson 03, "3. Sampling: Algorithm 2 and the two
+// variances").
 enum class Variance { Beta, BetaTilde };
 
 struct ReverseStep {
@@ -55,11 +58,12 @@ struct ReverseStep {
   torch::Tensor x0_hat;  // the prediction of x_0 behind this step (clipped when clip_x0), shape of x_t
 };
 
-// x_{t-1} = 1/sqrt(alpha_t) ( x_t - beta_t / sqrt(1 - alpha_bar_t) eps ) + sigma_t z      (no noise at t = 0)
-// x0_hat  = ( x_t - sqrt(1 - alpha_bar_t) eps ) / sqrt(alpha_bar_t)
-// With clip_x0, x0_hat is clipped to [-1, 1] (the data range) and the mean is the posterior mean
-// mu_tilde(x_t, x0_hat) = coef_x0 x0_hat + coef_xt x_t of chapter 02 (equal to the line above when
-// nothing is clipped).
+// One draw of DDPM's reverse step, its mean written with the predicted noise eps (lesson 03,
+// "2. Predicting the noise instead of the mean", derives the mean; "3. Sampling: Algorithm 2 and the
+// two variances" the step), and x0_hat, the x_0 that the closed form q(x_t | x_0) pairs with x_t and
+// eps. No noise is added at t = 0 (the last step: z is ignored).
+// With clip_x0, x0_hat is clipped to [-1, 1] (the data range) and the mean is chapter 02's posterior
+// mean mu_tilde(x_t, x0_hat) (equal to the unclipped mean when nothing is clipped).
 //   s          the schedule ([T] float64)
 //   x_t        [B, ...] float32, the current sample
 //   t          the timestep index of x_t, 0..T-1 (the same for the whole batch)
@@ -70,10 +74,13 @@ ReverseStep p_sample(const Schedule& s, const torch::Tensor& x_t, std::int64_t t
                      const torch::Tensor& z, Variance variance = Variance::Beta, bool clip_x0 = false);
 
 // ---- 03.4 EMA of the weights, with warmup --------------------------------------------------------------
-// decay(step) = min(max_decay, (1 + step) / (10 + step)), step = number of updates done before this one.
+// The decay of EMA update number `step` (the number of updates done before this one): DDPM's warmup
+// rule (lesson 03, "Why the EMA"), small for the first updates, growing with step, capped at max_decay.
+//   returns   at most max_decay
 double ema_decay(std::int64_t step, double max_decay);
 
-// ema_k <- decay * ema_k + (1 - decay) * param_k for every k, in place, without autograd.
+// One update of the exponential moving average with decay `decay` (lesson 03, "Why the EMA"): every
+// ema[k] is moved towards params[k], in place and without autograd; params are not modified.
 //   ema, params  same length, tensors of matching shapes
 void ema_update(const std::vector<torch::Tensor>& ema, const std::vector<torch::Tensor>& params, double decay);
 

@@ -16,7 +16,7 @@ torch::Tensor sinusoidal_embedding(const torch::Tensor& t, std::int64_t dim, dou
   auto args = t.to(torch::kFloat32).unsqueeze(1) * freqs.unsqueeze(0);                        // [B, half]
   return torch::cat({torch::sin(args), torch::cos(args)}, /*dim=*/1);                         // [B, dim]
   // BEGIN STUB
-  // // frequencies max_period^(-i / half) for i = 0..half-1, then an outer product with t: [B, half]
+  // // half = dim / 2 frequencies (lesson 03, section 4), in float32 on t's device; t times each: [B, half]
   // DM_TODO("03.1");
   // END STUB
   // END SOLUTION

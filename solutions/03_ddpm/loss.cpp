@@ -16,7 +16,7 @@ torch::Tensor l_simple(const Schedule& s, const EpsModel& eps_theta, const torch
   auto x_t = signal * x0 + noise * eps;                              // q_sample
   return (eps - eps_theta(x_t, t)).pow(2).mean();
   // BEGIN STUB
-  // // x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps (chapter 02's q_sample, written out here),
+  // // x_t as chapter 02's q_sample makes it (written out here, so 03.2 does not depend on your 02.3),
   // // then the mean squared error between eps and eps_theta(x_t, t)
   // DM_TODO("03.2");
   // END STUB

@@ -12,7 +12,7 @@ torch::Tensor langevin_step(const torch::Tensor& x, const torch::Tensor& score_x
   // BEGIN SOLUTION 04.3
   return x + 0.5 * delta * score_x + std::sqrt(delta) * z;
   // BEGIN STUB
-  // // drift up the log-density by delta / 2 times the score, plus noise of variance delta
+  // // [n, 2]: one step of the lesson's Langevin chain; the noise it injects has variance delta
   // DM_TODO("04.3");
   // END STUB
   // END SOLUTION
@@ -26,7 +26,7 @@ double langevin_step_size(const torch::Tensor& score_x, const torch::Tensor& z, 
   const double s_norm = score_x.flatten(1).norm(2, /*dim=*/1).mean().item<double>();  // mean |score|
   return 2 * std::pow(r * z_norm / s_norm, 2);
   // BEGIN STUB
-  // // norms of each row ([n, d] -> [n]), averaged over the batch; then 2 (r |z| / |score|)^2
+  // // norms of each row ([n, d] -> [n]), averaged over the batch, for z and for the score; then the lesson's rule
   // DM_TODO("04.3");
   // END STUB
   // END SOLUTION

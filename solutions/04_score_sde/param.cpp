@@ -24,7 +24,7 @@ torch::Tensor to_eps(Prediction kind, const torch::Tensor& pred, const torch::Te
       return -s * pred;  // score = -eps / s
   }
   // BEGIN STUB
-  // // a = sqrt(alpha_bar), s = sqrt(1 - alpha_bar); one formula per kind (see param.hpp)
+  // // a = sqrt(alpha_bar), s = sqrt(1 - alpha_bar) in xt's dtype; one case per kind, from its definition
   // DM_TODO("04.1");
   // END STUB
   // END SOLUTION

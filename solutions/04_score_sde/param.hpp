@@ -4,8 +4,10 @@
 //   eps     the noise that was added                              (DDPM)
 //   x0      the clean sample                                      (predict-x0, Tweedie's denoiser)
 //   v       a eps - s x0, the velocity of (x0, eps) on the circle  (Salimans & Ho 2022)
-//   score   grad log p_t(x_t) = -eps / s                          (score matching, Song et al.)
-// Given x_t and alpha_bar, each one determines the others. Everything here is elementwise.
+//   score   grad log p_t(x_t), the score of the noised marginal    (score matching, Song et al.)
+// Given x_t and alpha_bar, each one determines the others (lesson 04, "2. The score of the noised
+// marginal, and $\varepsilon_\theta = -\sigma_t \nabla \log p_t$", relates the score to eps).
+// Everything here is elementwise.
 #pragma once
 
 #include <string>
@@ -35,12 +37,12 @@ inline const char* name(Prediction p) {
 //   xt          [n, ...] the noisy input the prediction was made for
 //   alpha_bar   a tensor broadcastable against xt: [n, 1] (one per example), or 0-dim; float64
 //               is best, the result has xt's dtype when alpha_bar is a 0-dim or float32 tensor
-// The noise eps implied by a prediction of kind `kind`:
-//   eps -> eps;  x0 -> (x_t - a x0) / s;  v -> a v + s x_t;  score -> -s score
+// The noise eps implied by a prediction `pred` of kind `kind` made for xt (eps: pred itself).
+//   returns     shape of xt, in xt's dtype
 torch::Tensor to_eps(Prediction kind, const torch::Tensor& pred, const torch::Tensor& xt,
                      const torch::Tensor& alpha_bar);
-// The prediction of kind `kind` implied by the noise eps (the inverse of to_eps):
-//   eps -> eps;  x0 -> (x_t - s eps) / a;  v -> (eps - s x_t) / a;  score -> -eps / s
+// The prediction of kind `kind` implied by the noise eps (the inverse of to_eps, kind by kind).
+//   returns     shape of xt, in xt's dtype
 torch::Tensor from_eps(Prediction kind, const torch::Tensor& eps, const torch::Tensor& xt,
                        const torch::Tensor& alpha_bar);
 
@@ -51,13 +53,11 @@ inline torch::Tensor convert(Prediction from, Prediction to, const torch::Tensor
 }
 
 // ---- 04.6 min-SNR-gamma loss weights (Hang et al. 2023) --------------------------------------------
-// Training on ||pred - target||^2 in the space of `kind` weights each t differently: since
-//   ||d eps||^2 = snr ||d x0||^2,   ||d v||^2 = (snr + 1) ||d x0||^2,   ||d score||^2 = snr (snr + 1) ||d x0||^2,
-// a loss in eps-space is an x0-loss weighted by snr. Min-SNR-gamma makes every kind's loss equal to
-//   min(snr, gamma) ||d x0||^2,
-// so the weight on the kind's own squared error is
-//   x0: min(snr, gamma);  eps: min(snr, gamma) / snr;  v: min(snr, gamma) / (snr + 1);
-//   score: min(snr, gamma) / (snr (snr + 1)).
+// Training on ||pred - target||^2 in the space of `kind` weights each t differently: at a fixed x_t, the
+// same mistake has a different size in each parameterisation, a multiple of ||d x0||^2 that depends
+// on snr alone (lesson 04, "7. Min-SNR-$\gamma$ weights"). Min-SNR-gamma makes every kind's weighted
+// loss an x0-loss whose weight is clipped at gamma: the weight w returned for `kind` satisfies
+//   w ||d kind||^2 = min(snr, gamma) ||d x0||^2   for every mistake d x0 at a fixed x_t.
 //   snr      [n] (any shape) alpha_bar / (1 - alpha_bar), > 0
 //   gamma    > 0 (the paper uses 5)
 //   returns  the weights, shape and dtype of snr

@@ -9,7 +9,7 @@ torch::Tensor pf_ode_velocity(const VpSde& sde, const ScoreFn& score, const torc
   // BEGIN SOLUTION 04.5
   return -0.5 * sde.beta(t) * (x + score(x, t));  // f - 1/2 g^2 score
   // BEGIN STUB
-  // // f - (1/2) g^2 score with f = -beta x / 2, g^2 = beta
+  // // [n, 2]: the lesson's velocity for the VP-SDE's f(x, t) = -beta(t) x / 2 and g(t)^2 = beta(t)
   // DM_TODO("04.5");
   // END STUB
   // END SOLUTION
@@ -33,7 +33,7 @@ torch::Tensor pf_ode_heun_step(const VpSde& sde, const ScoreFn& score, const tor
   const auto v2 = pf_ode_velocity(sde, score, x_euler, t - h);  // slope at the end
   return x - 0.5 * h * (v1 + v2);                               // the average slope
   // BEGIN STUB
-  // // an Euler step to t - h, the velocity there, then one step with the average of the two velocities
+  // // second order: two velocity evaluations, the second one at time t - h
   // DM_TODO("04.5");
   // END STUB
   // END SOLUTION

@@ -14,7 +14,7 @@ torch::Tensor reverse_sde_step(const VpSde& sde, const ScoreFn& score, const tor
   const auto drift = -0.5 * beta * x - beta * score(x, t);  // f - g^2 score: the reverse drift, in forward time
   return x - h * drift + std::sqrt(beta * h) * z;           // a step of -h in time, noise of variance g^2 h
   // BEGIN STUB
-  // // f(x, t) = -beta(t) x / 2 and g(t)^2 = beta(t); time goes from t to t - h, the noise has variance g^2 h
+  // // f(x, t) = -beta(t) x / 2 and g(t)^2 = beta(t) (sde.hpp); time goes from t to t - h, with h > 0
   // DM_TODO("04.4");
   // END STUB
   // END SOLUTION

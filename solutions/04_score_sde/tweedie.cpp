@@ -12,7 +12,7 @@ torch::Tensor tweedie_x0(const torch::Tensor& xt, const torch::Tensor& score, do
   // BEGIN SOLUTION 04.2
   return (xt + (1 - alpha_bar) * score) / std::sqrt(alpha_bar);
   // BEGIN STUB
-  // // one step along the score, of length (1 - alpha_bar), then undo the shrinking by sqrt(alpha_bar)
+  // // [n, d] in xt's dtype: the boxed identity of lesson 04, section 3
   // DM_TODO("04.2");
   // END STUB
   // END SOLUTION
@@ -35,7 +35,7 @@ torch::Tensor mixture_posterior_mean(const GaussianMixture2D& gm, const torch::T
   const auto m = mu.unsqueeze(0) + (a * var0 / var_t).view({1, -1, 1}) * resid;  // [n, K, 2]
   return (r.unsqueeze(2) * m).sum(/*dim=*/1).to(xt.scalar_type());               // [n, 2]
   // BEGIN STUB
-  // // responsibilities r [n, K] (softmax of log w_k + log N(x_t; a mu_k, var_t I)), means m [n, K, 2]
+  // // in float64: responsibilities r [n, K] (normalised over k in log space), component means m [n, K, 2]
   // DM_TODO("04.2");
   // END STUB
   // END SOLUTION

@@ -1,8 +1,9 @@
 // Tweedie's formula: the best denoiser is one score step away from x_t (chapter 04).
 //
-// For x_t = a x_0 + s eps (a = sqrt(alpha_bar), s = sqrt(1 - alpha_bar)) and ANY law of x_0,
-//   E[x_0 | x_t] = (x_t + (1 - alpha_bar) grad log p_t(x_t)) / sqrt(alpha_bar).
-// On the Gaussian mixture both sides are analytic, so the formula can be checked exactly.
+// For x_t = a x_0 + s eps (a = sqrt(alpha_bar), s = sqrt(1 - alpha_bar)) and ANY law of x_0, the
+// posterior mean E[x_0 | x_t] is determined by x_t and the score grad log p_t(x_t) alone
+// (lesson 04, "3. Tweedie's formula"). On the Gaussian mixture both sides are analytic, so the
+// formula can be checked exactly.
 #pragma once
 
 #include <torch/types.h>
@@ -12,19 +13,19 @@
 namespace dm::ch04 {
 
 // ---- 04.2 Tweedie's formula, and E[x_0 | x_t] of the mixture by Bayes ------------------------------
-// Tweedie's denoiser.
+// Tweedie's denoiser: E[x_0 | x_t] from the score.
 //   xt         [n, d] noisy samples
 //   score      [n, d] grad log p_t at xt (exact or learned)
 //   alpha_bar  in (0, 1]
-//   returns    [n, d] (x_t + (1 - alpha_bar) score) / sqrt(alpha_bar), xt's dtype
+//   returns    [n, d] E[x_0 | x_t] by Tweedie's formula, xt's dtype
 torch::Tensor tweedie_x0(const torch::Tensor& xt, const torch::Tensor& score, double alpha_bar);
 
 // E[x_0 | x_t] for x_0 ~ sum_k w_k N(mu_k, s_k^2 I), straight from Bayes' rule, no score involved:
-//   r_k(x_t)  = P(component k | x_t), the responsibilities under the noised mixture
-//               p_t = sum_k w_k N(a mu_k, (alpha_bar s_k^2 + 1 - alpha_bar) I)
-//   m_k(x_t)  = E[x_0 | x_t, k] = mu_k + a s_k^2 / (alpha_bar s_k^2 + 1 - alpha_bar) (x_t - a mu_k)
-//               (the Gaussian conditional: cov(x_0, x_t) / var(x_t) times the residual)
-//   result    = sum_k r_k(x_t) m_k(x_t)
+//   r_k(x_t)  = P(component k | x_t), the responsibilities under the noised mixture p_t
+//               (lesson 04, "1. A continuous-time forward process", gives p_t)
+//   m_k(x_t)  = E[x_0 | x_t, k], the Gaussian conditional mean within component k
+//               (lesson 04, "3. Tweedie's formula")
+//   result    = the r-weighted average of the m_k
 //   gm         the clean mixture (float64 tensors)
 //   xt         [n, 2] float32 or float64
 //   returns    [n, 2] in xt's dtype (compute in float64)

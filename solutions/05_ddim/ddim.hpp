@@ -26,14 +26,15 @@ namespace dm::ch05 {
 //
 // A sampler with `steps` < T steps evaluates the model at a decreasing subsequence of 0..T-1.
 // Three ways to pick it, as in diffusers' DDIMScheduler.set_timesteps (v0.40, the names of
-// Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps are Flawed", Table 2):
-//   leading   k = T / steps (integer division);  t_i = i k + offset,  i = 0..steps-1, then reversed
+// Lin et al. 2024, "Common Diffusion Noise Schedules and Sample Steps are Flawed", Table 2);
+// lesson 05, "4. Which timesteps? Spacing, and the $t_\text{prev}$ pitfall", gives each rule:
+//   leading   evenly spaced upwards from t = 0 with an integer stride, shifted by `offset`
 //             T = 1000, 5 steps, offset 1:  801, 601, 401, 201, 1
-//   trailing  t_i = round(T - i T / steps) - 1,  i = 0..steps-1  (real division)
+//   trailing  evenly spaced downwards from T with a real stride, rounded, ending one below
 //             T = 1000, 5 steps:            999, 799, 599, 399, 199
-//   linspace  t_i = round(i (T - 1) / (steps - 1)),  i = 0..steps-1, then reversed (steps = 1: {0})
+//   linspace  evenly spaced from 0 to T - 1, both included, rounded (steps = 1: {0})
 //             T = 1000, 5 steps:            999, 749, 500, 250, 0
-// round() sends ties to the even neighbour, like numpy's round (std::nearbyint does that).
+// Rounding sends ties to the even neighbour, like numpy's round (std::nearbyint does that).
 // Only trailing and linspace start at t = T-1, where x_T really is N(0, I) noise; leading starts
 // T/steps - 1 - offset steps later, at a noise level the model has never seen as pure noise.
 enum class Spacing { Leading, Trailing, Linspace };
@@ -60,18 +61,19 @@ double alpha_bar_at(const torch::Tensor& alpha_bar, std::int64_t t, double final
 // ---- 05.2 the generalised DDIM step ------------------------------------------------------------------
 //
 // DDIM's family of forward processes q_sigma has the same marginals q(x_t | x_0) as DDPM for every
-// choice of sigma. Its reverse step from x_t (at alpha_bar_t) to x_prev (at alpha_bar_prev) is
-//   x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)
-//   x_prev = sqrt(alpha_bar_prev) x0_hat  +  sqrt(1 - alpha_bar_prev - sigma^2) eps  +  sigma z
-// and DDIM's choice of sigma (its eq. 16) is
-//   sigma(eta) = eta sqrt( (1 - alpha_bar_prev) / (1 - alpha_bar_t) ) sqrt( 1 - alpha_bar_t / alpha_bar_prev ).
+// choice of sigma. Its reverse step from x_t (at alpha_bar_t) to x_prev (at alpha_bar_prev) puts the
+// model's guess x0_hat where x_0 would be and splits x_prev's noise between the predicted eps and
+// fresh noise sigma z (lesson 05, "2. The DDIM step"); DDIM's choice of sigma is a function of one
+// number eta (its eq. 16; lesson 05, "3. $\sigma_t(\eta)$ and the DDPM limit").
 // eta = 0: no noise (deterministic); eta = 1 between consecutive steps: sigma^2 = DDPM's beta_tilde_t.
 
+// The standard deviation sigma of the fresh noise of one step, by DDIM's eq. 16.
 //   alpha_bar_t, alpha_bar_prev   0 < alpha_bar_t < alpha_bar_prev <= 1
 //   eta                           in [0, 1]
+//   returns                       sigma >= 0; 0 at eta = 0
 double ddim_sigma(double alpha_bar_t, double alpha_bar_prev, double eta);
 
-// x0_hat from x_t and the predicted noise.
+// x0_hat: the x_0 that the closed form q(x_t | x_0) pairs with x_t and the predicted noise eps.
 //   x_t, eps   [B, ...] same shape;  returns [B, ...]
 torch::Tensor predict_x0(const torch::Tensor& x_t, const torch::Tensor& eps, double alpha_bar_t);
 
@@ -80,8 +82,10 @@ struct DdimStep {
   torch::Tensor x0_hat;  // [B, ...] the model's guess of the data, seen from x_t
 };
 
+// One generalised DDIM step from alpha_bar_t to alpha_bar_prev (any two levels, not only neighbours).
 //   x_t        [B, ...] current sample;  eps [B, ...] the model's eps(x_t, t)
 //   z          [B, ...] N(0, I) noise; may be undefined when sigma(eta) = 0
+//   returns    x_prev at alpha_bar_prev and x0_hat, both [B, ...]
 DdimStep ddim_step(const torch::Tensor& x_t, const torch::Tensor& eps, double alpha_bar_t, double alpha_bar_prev,
                    double eta, const torch::Tensor& z = {});
 
@@ -115,10 +119,10 @@ torch::Tensor ddim_sample(const EpsFn& eps_fn, const torch::Tensor& alpha_bar, c
 // ---- 05.4 DDIM inversion -----------------------------------------------------------------------------
 //
 // With eta = 0 each step is a deterministic map, so it can be run backwards: from the data x_0 up
-// the same schedule, step i going from level t_prev_i to level t_i (i = steps-1 down to 0):
-//   eps = eps_fn(x, [t_i]*B)      (the current point, the TARGET level's timestep: the exact inverse
-//                                  would need eps at the unknown end point; this is first order)
-//   x   = sqrt(alpha_bar(t_i)) x0_hat(x, eps; alpha_bar(t_prev_i)) + sqrt(1 - alpha_bar(t_i)) eps
+// the same schedule, step i going from level t_prev_i to level t_i (i = steps-1 down to 0), each one
+// the eta = 0 DDIM step with the roles of the two levels swapped (lesson 05, "6. Inversion: running
+// the ODE forwards"). eps = eps_fn(x, [t_i]*B) is evaluated at the current point with the TARGET
+// level's timestep: the exact inverse would need eps at the unknown end point; this is first order.
 // Sampling the result with the same options returns approximately x_0; the error shrinks like 1/steps.
 //   x0       [B, ...] data;  opt.eta is ignored (always 0)
 //   returns  the latent x_T [B, ...]
@@ -129,12 +133,12 @@ torch::Tensor ddim_invert(const EpsFn& eps_fn, const torch::Tensor& alpha_bar, c
 //
 // High-dimensional Gaussian noise lives near the sphere of radius sqrt(D); the straight line between
 // two draws cuts inside it (its midpoint has norm ~ sqrt(D / 2)), where the model never saw noise.
-// slerp walks along the great circle instead, per example b (vectors flattened over [...]):
-//   theta = arccos( <z0, z1> / (|z0| |z1|) )
-//   slerp = sin((1 - alpha) theta) / sin(theta) z0 + sin(alpha theta) / sin(theta) z1
-// falling back to the straight line (1 - alpha) z0 + alpha z1 when sin(theta) < 1e-6 (parallel).
+// slerp walks along the great circle through z0 and z1 instead, per example b (vectors flattened over
+// [...]), covering the fraction alpha of the angle theta between them at constant angular speed
+// (lesson 05, "8. Interpolating noises: slerp"). When sin(theta) < 1e-6 (z0, z1 parallel) it falls
+// back to the straight-line interpolation between them.
 //   z0, z1   [B, ...] same shape;  alpha in [0, 1]
-//   returns  [B, ...]: z0 at alpha = 0, z1 at alpha = 1
+//   returns  [B, ...] in z0's dtype: z0 at alpha = 0, z1 at alpha = 1
 torch::Tensor slerp(const torch::Tensor& z0, const torch::Tensor& z1, double alpha);
 
 }  // namespace dm::ch05

@@ -13,7 +13,7 @@ double ddim_sigma(double alpha_bar_t, double alpha_bar_prev, double eta) {
   // sigma(eta) = eta sqrt((1 - ab_prev) / (1 - ab_t)) sqrt(1 - ab_t / ab_prev)   (DDIM eq. 16)
   return eta * std::sqrt((1 - alpha_bar_prev) / (1 - alpha_bar_t)) * std::sqrt(1 - alpha_bar_t / alpha_bar_prev);
   // BEGIN STUB
-  // // DDIM's eq. 16, see ddim.hpp: eta times two square roots
+  // // DDIM's eq. 16 (lesson 05, section 3): a standard deviation, 0 at eta = 0
   // DM_TODO("05.2");
   // END STUB
   // END SOLUTION
@@ -26,7 +26,7 @@ torch::Tensor predict_x0(const torch::Tensor& x_t, const torch::Tensor& eps, dou
   // x_t = sqrt(ab) x_0 + sqrt(1 - ab) eps, solved for x_0
   return (x_t - std::sqrt(1 - alpha_bar_t) * eps) / std::sqrt(alpha_bar_t);
   // BEGIN STUB
-  // // solve x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps for x_0
+  // // the closed form of q(x_t | x_0), read backwards: which x_0 goes with this x_t and eps?
   // DM_TODO("05.2");
   // END STUB
   // END SOLUTION

@@ -55,7 +55,7 @@ std::vector<std::int64_t> ddim_timesteps(std::int64_t T, std::int64_t steps, Spa
                                   std::to_string(T - 1) + " (offset " + std::to_string(offset) + " too large?)");
   return ts;
   // BEGIN STUB
-  // std::vector<std::int64_t> ts;  // fill with the largest t first; see the three formulas in ddim.hpp
+  // std::vector<std::int64_t> ts;  // fill with the largest t first; lesson 05, section 4 gives the rules
   // DM_TODO("05.1");
   // END STUB
   // END SOLUTION
