@@ -12,6 +12,12 @@
 //                 Box-Muller), identical on every LibTorch version and device,
 //                 so golden inputs never drift with a library upgrade.
 // mc_tol          the tolerance of a Monte-Carlo estimate: k standard errors.
+// grade_seed      the seed of the run-time inputs: DM_GRADE_SEED, which
+//                 `./course grade` draws for every run (and prints), else a
+//                 fixed default. Every graded exercise has a test named
+//                 ...AtTheGradersSeed whose inputs come from seeded_normal /
+//                 seeded_uniform / seeded_steps, so outputs hard-coded for the
+//                 fixed inputs of the other tests do not pass it.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -41,6 +47,19 @@ namespace dm::testing {
 torch::Tensor fixed_normal(const std::vector<std::int64_t>& shape, std::uint64_t seed);
 // [shape] float32 uniform in [lo, hi) from seed, the same everywhere.
 torch::Tensor fixed_uniform(const std::vector<std::int64_t>& shape, std::uint64_t seed, double lo, double hi);
+
+// DM_GRADE_SEED if set (a positive integer), else kDefaultGradeSeed.
+inline constexpr std::uint64_t kDefaultGradeSeed = 20261201;
+std::uint64_t grade_seed();
+// " (grader's seed N)": appended to the failure messages of seeded tests.
+std::string seed_note();
+// fixed_normal / fixed_uniform at the grader's seed; `salt` keeps the draws of one test apart.
+torch::Tensor seeded_normal(const std::vector<std::int64_t>& shape, std::uint64_t salt);
+torch::Tensor seeded_uniform(const std::vector<std::int64_t>& shape, std::uint64_t salt, double lo, double hi);
+// [n] int64 uniform in lo..hi (both included) at the grader's seed.
+torch::Tensor seeded_steps(std::int64_t n, std::int64_t lo, std::int64_t hi, std::uint64_t salt);
+// One double uniform in [lo, hi) at the grader's seed.
+double seeded_scalar(std::uint64_t salt, double lo, double hi);
 
 // k standard errors of a mean of n draws with standard deviation sigma.
 inline double mc_tol(double sigma, std::int64_t n, double k = 5.0) { return k * sigma / std::sqrt(double(n)); }

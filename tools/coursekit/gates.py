@@ -2,7 +2,11 @@
 
   solutions   every test passes on the solutions track (and the course library's tests)
   stubs       every graded test fails on the untouched stubs: no graded test is vacuous
-  manifest    every exercise's file, marker and tests exist
+  manifest    every exercise's file, marker and tests exist; weights name real tests
+  mistakes    every recorded mistake (tests/NN/mistakes.toml) still applies to its solution, each
+              exercise has at least 3 and the trivial answers, MISTAKES.md lists them
+  seeds       every graded exercise has a test at the grader's seed, and those pass on the
+              solutions at three drawn seeds
   generated   exercises/ is exactly what the generator makes from solutions/
   lessons     every code include of the lessons and slides is current, every figure there
   format      clang-format has nothing to change
@@ -103,8 +107,29 @@ def gate_stubs(m: Manifest, preset: str) -> tuple[list[str], str]:
     return problems, f"{graded_total} graded tests, all fail on the stubs" if not problems else ""
 
 
+def solution_lines(e) -> int:
+    """Lines of code (not comments or blank) in the exercise's solution blocks, stub sections excluded."""
+    text = (ROOT / "solutions" / e.file).read_text(encoding="utf-8")
+    n = 0
+    for b in re.finditer(r"// BEGIN SOLUTION " + re.escape(e.id) + r"\s*\n(.*?)^\s*// END SOLUTION", text, re.S | re.M):
+        body = b.group(1).split("// BEGIN STUB")[0]
+        n += sum(1 for l in body.splitlines() if l.strip() and not l.strip().startswith("//"))
+    return n
+
+
+def rule_points(lines: int, kind: str) -> int:
+    """CONTRIBUTING.md, "Points": the size of the answer, plus one for a whole algorithm or a derivation."""
+    size = 1 if lines <= 4 else 2 if lines <= 12 else 3 if lines <= 25 else 4
+    return size + (1 if kind in ("algorithm", "derivation") else 0)
+
+
 def gate_manifest(m: Manifest) -> list[str]:
     problems = []
+    for ch in m.chapters:
+        if ch.exercises:
+            for kind in ("algorithm", "derivation"):
+                if not any(e.kind == kind for e in ch.exercises):
+                    problems.append(f"chapter {ch.id} has no exercise of kind '{kind}'")
     listed = {e.id for e in m.exercises}
     for e in m.exercises:
         for tree in ("solutions", "exercises"):
@@ -113,14 +138,49 @@ def gate_manifest(m: Manifest) -> list[str]:
         sol = ROOT / "solutions" / e.file
         if sol.is_file() and e.id not in BEGIN.findall(sol.read_text(encoding="utf-8")):
             problems.append(f"exercise {e.id}: solutions/{e.file} has no '// BEGIN SOLUTION {e.id}'")
+        elif sol.is_file():
+            lines = solution_lines(e)
+            want = rule_points(lines, e.kind)
+            if e.points != want:
+                problems.append(f"exercise {e.id}: {e.points} points in course.toml, {want} by the rule "
+                                f"({lines} lines{', ' + e.kind if e.kind else ''}; CONTRIBUTING.md, \"Points\")")
         if not e.hint:
             problems.append(f"exercise {e.id}: no hint")
+        for name in e.weights:
+            if not e.matches(name):
+                problems.append(f"exercise {e.id}: weight for '{name}', which its filter '{e.tests}' does not select")
     for f in sorted((ROOT / "solutions").rglob("*")):
         if f.suffix in (".cpp", ".hpp", ".cu"):
             for ex_id in BEGIN.findall(f.read_text(encoding="utf-8")):
                 if ex_id not in listed:
                     problems.append(f"{f.relative_to(ROOT)}: exercise {ex_id} is not in course.toml")
     return problems
+
+
+def gate_seeds(m: Manifest, preset: str) -> tuple[list[str], str]:
+    import random
+    problems, seeds = [], [random.SystemRandom().randrange(1, 2**31) for _ in range(3)]
+    n = 0
+    for ch in m.chapters:
+        if not ch.exercises:
+            continue
+        binary = B.bin_dir(preset) / f"test_{ch.id}_solutions"
+        if not binary.is_file():
+            problems.append(f"{binary.name} was not built")
+            continue
+        names = list_tests(binary)
+        seeded = [t for t in names if t.endswith("AtTheGradersSeed")]
+        for e in ch.exercises:
+            if not any(e.matches(t) for t in seeded):
+                problems.append(f"exercise {e.id}: no test of its filter '{e.tests}' ends in AtTheGradersSeed")
+        n += len(seeded)
+        for seed in seeds:
+            run = run_tests(binary, "*AtTheGradersSeed", timeout=300, env={"DM_GRADE_SEED": str(seed)})
+            if run.status != "ok":
+                problems.append(f"{binary.name} at seed {seed}: {run.status}")
+            problems += [f"{t.name} fails on the solutions at seed {seed}: {first_line(t.message)}"
+                         for t in run.results if not t.passed]
+    return problems, f"{n} seeded tests pass at seeds {', '.join(map(str, seeds))}"
 
 
 def gate_generated() -> list[str]:
@@ -211,6 +271,11 @@ def run_all(m: Manifest, preset: str, skip_slides: bool = False) -> int:
     r.check("stubs", probs, s, note)
     probs, s = timed(gate_manifest, m)
     r.check("manifest", probs, s, f"{len(m.exercises)} exercises, {sum(e.points for e in m.exercises)} points")
+    from . import mutants
+    (probs, note), s = timed(mutants.check, m)
+    r.check("mistakes", probs, s, note)
+    (probs, note), s = timed(gate_seeds, m, preset)
+    r.check("seeds", probs, s, note)
     probs, s = timed(gate_generated)
     r.check("generated", probs, s, "exercises/ matches the generator")
     probs, s = timed(lessons.sync, m, True)

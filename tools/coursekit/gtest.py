@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
+# GoogleTest's last summary line: "[  PASSED  ] N tests." (and "[  FAILED  ] ..." lines when some fail)
+GTEST_END = re.compile(r"^\[  PASSED  \] \d+ tests?\.", re.M)
+
+
 @dataclass
 class TestResult:
     name: str            # Suite.Test
@@ -51,6 +55,8 @@ def run_tests(binary: Path, gtest_filter: str | None = None, timeout: float = 30
             run.results = parse_report(json.loads(report.read_text()))
         elif status == "ok":
             run.status = "crashed"   # died before writing its report (signal, abort, exit)
+        if run.status == "ok" and not GTEST_END.search(out):
+            run.status = "crashed"   # a report, but not GoogleTest's normal end of the program
         return run
 
 
@@ -66,9 +72,10 @@ def parse_report(doc: dict) -> list[TestResult]:
     return results
 
 
-def list_tests(binary: Path) -> list[str]:
-    out = subprocess.run([str(binary), "--gtest_list_tests"], stdout=subprocess.PIPE, text=True,
-                         check=True).stdout
+def list_tests(binary: Path, gtest_filter: str | None = None, timeout: float = 60.0) -> list[str]:
+    """The tests the binary says it has (those the filter selects, when given)."""
+    cmd = [str(binary), "--gtest_list_tests"] + ([f"--gtest_filter={gtest_filter}"] if gtest_filter else [])
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, timeout=timeout).stdout
     names, suite = [], ""
     for line in out.splitlines():
         if not line.strip():
@@ -80,7 +87,48 @@ def list_tests(binary: Path) -> list[str]:
     return names
 
 
-def first_line(message: str) -> str:
+def failure_summary(message: str) -> str:
+    """What the first failure says in words: the message streamed into the assertion (the test
+    author's diagnosis), followed by the assertion's own explanation (an AssertionResult's text);
+    GoogleTest's restatement of the expression and its values is dropped."""
+    text = message.strip()
+    parts = re.split(r"(?m)^(?:\S+:\d+|unknown file)\n", text)
+    first = next((c for c in parts if c.strip()), text)
+    if "C++ exception with description" in first:
+        return first_line(first, limit=None)
+    detail = ""
+    m = re.search(r"Actual: false \((.*?)\)\nExpected: true", first, re.S)
+    if m:
+        detail = " ".join(m.group(1).split())
+    words: list[str] = []
+    lines = first.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.startswith("Value of: "):  # EXPECT_TRUE: "  Actual: ...", "Expected: true"
+            i += 1
+            while i < len(lines) and not re.match(r"^Expected: (true|false)$", lines[i]):
+                i += 1
+        elif line.startswith("Expected equality of these values:") or line.startswith("Expected: ") and (
+                i + 1 < len(lines) and lines[i + 1].startswith("  ")):
+            i += 1
+            while i < len(lines) and lines[i].startswith("  "):
+                i += 1
+            continue
+        elif line.startswith("The difference between "):  # EXPECT_NEAR
+            while i < len(lines) and not (" evaluates to " in lines[i] and lines[i].endswith(".")):
+                i += 1
+        elif re.match(r"^Expected: .* (<|<=|>|>=|!=) .*, actual: ", line) or line in ("Failed", ""):
+            pass
+        else:
+            words.append(" ".join(line.split()))
+        i += 1
+    said = " ".join(w for w in words if w)
+    out = "; ".join(x for x in (said, detail) if x)
+    return out or first_line(first, limit=None)
+
+
+def first_line(message: str, limit: int | None = 160) -> str:
     """The most useful line of a failure: skip 'file:line: Failure' headers."""
     for line in message.splitlines():
         s = line.strip()
@@ -89,5 +137,5 @@ def first_line(message: str) -> str:
             continue
         if "C++ exception with description" in s:
             s = s.split('"', 1)[-1].rsplit('"', 1)[0]
-        return s[:160]
+        return s[:limit] if limit else s
     return ""

@@ -5,6 +5,8 @@ In a lesson or slide deck:   <!-- include: exercises/02_forward_noising/forward.
                              <!-- /include -->
                              <!-- output: --quick -->   (the chapter program's stdout)
                              <!-- /output -->
+                             <!-- exercises -->         (the chapter's exercises, from course.toml)
+                             <!-- /exercises -->
 `./course lessons` fills the blocks; `--check` (a gate of `./course test`) reports blocks that
 are stale, anchors that do not resolve, and figures the text shows that are missing.
 """
@@ -19,6 +21,7 @@ from .manifest import ROOT, Manifest
 
 INCLUDE = re.compile(r"<!-- include: (?P<path>[^#\s]+)(?:#(?P<anchor>[\w.-]+))? -->\n(?P<body>.*?)<!-- /include -->",
                      re.S)
+EXERCISES = re.compile(r"<!-- exercises -->\n(?P<body>.*?)<!-- /exercises -->", re.S)
 OUTPUT = re.compile(r"<!-- output: (?P<args>[^>]*?) -->\n(?P<body>.*?)<!-- /output -->", re.S)
 FIGURE = re.compile(r"\]\((figures/[\w.-]+\.(?:png|mp4|gif))\)")
 ANCHOR_LINE = re.compile(r"^\s*(//|#)\s*ANCHOR(_END)?:\s*[\w.-]+\s*$")
@@ -51,6 +54,16 @@ def render_include(path: str, anchor: str | None) -> str:
     lang = LANG.get(Path(path).suffix, "")
     what = f" — `{anchor}`" if anchor else ""
     return f"<sub>[`{path}`]({rel_link(path)}){what}</sub>\n\n```{lang}\n{code}\n```\n"
+
+
+def render_exercises(manifest: Manifest, chapter_dir: str) -> str:
+    ch = next(c for c in manifest.chapters if c.dir == chapter_dir)
+    rows = ["| id | exercise | kind | file | tests | points |", "|---|---|---|---|---|---|"]
+    for e in ch.exercises:
+        title = e.title.replace("|", "\\|")
+        rows.append(f"| {e.id} | {title} | {e.kind} | `exercises/{e.file}` | `{e.tests}` | {e.points} |")
+    total = sum(e.points for e in ch.exercises)
+    return "\n".join(rows) + f"\n\n{len(ch.exercises)} exercises, {total} points (`./course list`, `./course grade {ch.id}`).\n"
 
 
 def rel_link(path: str) -> str:
@@ -86,6 +99,12 @@ def sync(manifest: Manifest, check: bool, outputs: bool = False, figures: bool =
             return f"<!-- include: {m['path']}{'#' + m['anchor'] if m['anchor'] else ''} -->\n{body}<!-- /include -->"
 
         new = INCLUDE.sub(fill, text)
+        if not in_slides and EXERCISES.search(new):
+            table = render_exercises(manifest, doc.parent.name)
+            for m in EXERCISES.finditer(new):
+                if check and m["body"] != table:
+                    problems.append(f"{rel}: the exercise table is stale (run `./course lessons`)")
+            new = EXERCISES.sub(lambda m: f"<!-- exercises -->\n{table}<!-- /exercises -->", new)
         if outputs and binary_for and not in_slides:
             chapter = doc.parent.name
 

@@ -114,10 +114,20 @@ def cmd_tour(m: Manifest, a) -> int:
 def cmd_grade(m: Manifest, a) -> int:
     if not a.no_setup:
         setup.ensure(quiet=True)
-    chapters = [m.chapter(c) for c in a.chapters] if a.chapters else m.chapters
+    chosen = m.select(a.keys, a.assignment)
+    if not chosen:
+        print("grade: nothing to grade", file=sys.stderr)
+        return 2
     out = Path(a.out) if a.out else ROOT / "runs" / "grade"
-    grade(m, chapters, a.preset, a.track, a.timeout, out)
+    grade(m, chosen, a.preset, a.track, a.timeout, out, seed=a.seed)
     return 0
+
+
+def cmd_mutants(m: Manifest, a) -> int:
+    from . import mutants
+    if not a.no_setup:
+        setup.ensure(quiet=True)
+    return mutants.run(m, a.keys, a.preset, a.timeout, a.seed)
 
 
 def cmd_gen(m: Manifest, a) -> int:
@@ -287,10 +297,18 @@ def main(argv: list[str]) -> int:
     p.add_argument("--no-setup", action="store_true")
     p.add_argument("--no-slides", action="store_true", help="skip building the slide decks")
     p = add("grade", cmd_grade, "grade the exercises: table, results.json (Gradescope), junit.xml")
-    p.add_argument("chapters", nargs="*", help="chapter ids (default: all)")
+    p.add_argument("keys", nargs="*", metavar="ID", help="exercise ids (03.2) or chapters (03); default: all")
+    p.add_argument("--assignment", metavar="NAME", help="an assignment of course.toml (a list of exercises)")
+    p.add_argument("--seed", type=int, help="the seed of the run-time inputs (default: drawn; printed)")
     p.add_argument("--track", default="exercises", choices=["solutions", "exercises"])
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per exercise")
     p.add_argument("--out", help="folder for results.json and junit.xml (default runs/grade)")
+    p.add_argument("--no-setup", action="store_true")
+    p = add("mutants", cmd_mutants, "apply each recorded mistake (tests/NN/mistakes.toml) to a copy of its solution, "
+                                    "grade it, write tests/NN/MISTAKES.md")
+    p.add_argument("keys", nargs="*", metavar="ID", help="exercise ids (03.2) or chapters (03); default: all")
+    p.add_argument("--seed", type=int, help="the seed of the run-time inputs (default: drawn)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per exercise")
     p.add_argument("--no-setup", action="store_true")
     add("list", cmd_list, "list chapters and exercises")
     p = add("hint", cmd_hint, "show an exercise's hint")

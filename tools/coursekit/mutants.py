@@ -1,0 +1,349 @@
+"""Mistakes, applied: `./course mutants [NN | NN.k ...]`.
+
+Each chapter's tests/NN_name/mistakes.toml lists the likeliest mistakes of its exercises, each as
+an edit of the reference solution:
+
+    [[mistake]]
+    exercise = "02.3"
+    mistake  = "x0 scaled by alpha_bar_t instead of its square root"   # what the student wrote
+    find     = "extract(s.alpha_bar.sqrt(), t, x0)"   # text inside the exercise's solution block, once
+    replace  = "extract(s.alpha_bar, t, x0)"
+    names    = "x0 is scaled by alpha_bar_t"           # what the grade table's line must say
+
+    [[mistake]]
+    exercise = "02.3"
+    trivial  = "zeros"                  # zeros | identity | constant | flipped | hardcoded
+    body     = "return torch::zeros_like(x0);"   # replaces the whole solution block
+
+`find` may stand in any of the exercise's blocks (once in all of them together); a `body` replaces
+every block, or, with lines `// ---- next block ----` between them, one body per block in order. A
+`flipped` answer without a body negates each block's last `return` expression. In a body,
+GOLDEN("file", "name") becomes the golden value tests/golden/<file>.json[name] as a float64
+tensor literal (a student who hard-codes the reference outputs).
+
+For every mistake the tool builds the exercises track with every exercise file taken from
+solutions/, except the one mutated copy (through DM_STUB_FILES / DM_STUB_DIR, in
+build/<preset>/mutants), grades that exercise at one seed, and records whether the mistake lost
+points (a trivial answer must score 0) and whether the grade table's line names it. The table
+goes to tests/NN_name/MISTAKES.md. It rebuilds once per mistake, so it runs on demand; `./course
+test` only checks that every recorded mistake still applies to its solution file.
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import build as B
+from .grade import draw_seed, grade_one
+from .manifest import ROOT, Exercise, Manifest
+
+TRIVIAL = ("zeros", "identity", "constant", "flipped", "hardcoded")
+REQUIRED_TRIVIAL = ("zeros", "constant", "flipped")   # identity where the exercise has an input to echo
+GOLDEN_CALL = re.compile(r'GOLDEN\(\s*"([^"]+)"\s*,\s*"([^"]+)"\s*\)')
+
+
+@dataclass
+class Mistake:
+    exercise: str
+    chapter_dir: str
+    text: str            # what the student did
+    find: str = ""
+    replace: str = ""
+    names: str = ""
+    trivial: str = ""
+    body: str = ""
+    source: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.text or f"trivial answer: {self.trivial}"
+
+
+def load(m: Manifest) -> tuple[list[Mistake], list[str]]:
+    """Every recorded mistake, and the problems of the files themselves."""
+    out, problems = [], []
+    for ch in m.chapters:
+        path = ROOT / "tests" / ch.dir / "mistakes.toml"
+        if not path.is_file():
+            if ch.exercises:
+                problems.append(f"tests/{ch.dir}/mistakes.toml is missing")
+            continue
+        try:
+            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            problems.append(f"tests/{ch.dir}/mistakes.toml: {e}")
+            continue
+        for i, e in enumerate(doc.get("mistake", []), 1):
+            where = f"tests/{ch.dir}/mistakes.toml, mistake {i}"
+            unknown = set(e) - {"exercise", "mistake", "find", "replace", "names", "trivial", "body", "source"}
+            if unknown:
+                problems.append(f"{where}: unknown keys {', '.join(sorted(unknown))}")
+            mk = Mistake(exercise=e.get("exercise", ""), chapter_dir=ch.dir, text=e.get("mistake", ""),
+                         find=e.get("find", ""), replace=e.get("replace", ""), names=e.get("names", ""),
+                         trivial=e.get("trivial", ""), body=e.get("body", ""), source=e.get("source", ""))
+            if not mk.exercise.startswith(ch.id + "."):
+                problems.append(f"{where}: exercise '{mk.exercise}' is not of chapter {ch.id}")
+            if mk.trivial:
+                if mk.trivial not in TRIVIAL:
+                    problems.append(f"{where}: trivial must be one of {', '.join(TRIVIAL)}")
+                if not mk.body and mk.trivial != "flipped":
+                    problems.append(f"{where}: a trivial answer needs a body")
+            else:
+                if not (mk.text and mk.names and (mk.find or mk.body)):
+                    problems.append(f"{where}: a mistake needs 'mistake', 'names' and 'find'/'replace' (or 'body')")
+            out.append(mk)
+    return out, problems
+
+
+def solution_blocks(text: str, ex_id: str) -> list[tuple[int, int, int]]:
+    """Every `// BEGIN SOLUTION id` block of the file, in order, as (start, stop, end): the block's
+    code runs from start to stop (without a trailing STUB section); its END SOLUTION line starts at end."""
+    blocks = []
+    for begin in re.finditer(rf"^[ \t]*// BEGIN SOLUTION {re.escape(ex_id)}[ \t]*\n", text, re.M):
+        end = re.compile(r"^[ \t]*// END SOLUTION[ \t]*$", re.M).search(text, begin.end())
+        if not end:
+            raise ValueError(f"'// BEGIN SOLUTION {ex_id}' has no END SOLUTION")
+        stub = re.compile(r"^[ \t]*// BEGIN STUB[ \t]*$", re.M).search(text, begin.end(), end.start())
+        blocks.append((begin.end(), stub.start() if stub else end.start(), end.start()))
+    if not blocks:
+        raise ValueError(f"no '// BEGIN SOLUTION {ex_id}'")
+    return blocks
+
+
+def golden_literal(file: str, name: str) -> str:
+    doc = json.loads((ROOT / "tests" / "golden" / f"{file}.json").read_text(encoding="utf-8"))
+    if name not in doc:
+        raise ValueError(f"no golden value '{name}' in tests/golden/{file}.json")
+    data = ", ".join(repr(float(x)) for x in doc[name]["data"])
+    shape = ", ".join(str(int(s)) for s in doc[name]["shape"])
+    return f"torch::tensor(std::vector<double>{{{data}}}, torch::kFloat64).reshape({{{shape}}})"
+
+
+def flip(block: str, ex_id: str) -> str:
+    """The block with its last `return X;` made `return -(X);`."""
+    r = list(re.finditer(r"\breturn\b", block))
+    semi = block.rfind(";")
+    if not r or semi < r[-1].end():
+        raise ValueError(f"a solution block of {ex_id} has no return to flip; give a body")
+    expr = block[r[-1].end():semi].strip()
+    return block[: r[-1].start()] + f"return -({expr})" + block[semi:]
+
+
+def mutate(text: str, mk: Mistake) -> str:
+    """The solution file with the mistake applied; ValueError when it no longer applies.
+    find/replace: `find` must occur once in all the exercise's blocks together. body: replaces every
+    block of the exercise (its STUB section too); bodies of several blocks are separated by a line
+    `// ---- next block ----`. flipped without a body: every block's last return is negated."""
+    blocks = solution_blocks(text, mk.exercise)
+    if mk.find:
+        n = sum(text[a:b].count(mk.find) for a, b, _ in blocks)
+        if n != 1:
+            raise ValueError(f"'{mk.find}' occurs {n} times in the solution blocks of {mk.exercise} (needs once)")
+    bodies: list[str] = []
+    if mk.body:
+        bodies = [GOLDEN_CALL.sub(lambda g: golden_literal(g[1], g[2]), b)
+                  for b in re.split(r"^[ \t]*// ---- next block ----[ \t]*$", mk.body, flags=re.M)]
+        if len(bodies) not in (1, len(blocks)):
+            raise ValueError(f"{mk.exercise} has {len(blocks)} solution blocks; the body gives {len(bodies)}")
+    out, pos = [], 0
+    for i, (a, b, end) in enumerate(blocks):
+        block = text[a:b]
+        out.append(text[pos:a])
+        if mk.find:
+            out.append(block.replace(mk.find, mk.replace))
+            pos = b
+        elif bodies:
+            body = bodies[i] if len(bodies) > 1 else bodies[0]
+            indent = re.match(r"[ \t]*", block).group(0)
+            out.append("".join(f"{indent}{line}\n" for line in body.strip("\n").splitlines()))
+            pos = end  # the whole block, stub section included, makes way for the body
+        else:
+            out.append(flip(block, mk.exercise))
+            pos = b
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def check(m: Manifest) -> tuple[list[str], str]:
+    """The `./course test` gate: every recorded mistake still applies to its solution file, every
+    exercise has at least three mistakes and the trivial answers, and MISTAKES.md lists them all."""
+    mistakes, problems = load(m)
+    by_ex: dict[str, list[Mistake]] = {}
+    for mk in mistakes:
+        by_ex.setdefault(mk.exercise, []).append(mk)
+        try:
+            e = m.exercise(mk.exercise)
+        except KeyError:
+            problems.append(f"tests/{mk.chapter_dir}/mistakes.toml: unknown exercise {mk.exercise}")
+            continue
+        try:
+            mutate((ROOT / "solutions" / e.file).read_text(encoding="utf-8"), mk)
+        except ValueError as err:
+            problems.append(f"{mk.exercise} '{mk.label}': no longer applies to solutions/{e.file}: {err}")
+    for e in m.exercises:
+        got = by_ex.get(e.id, [])
+        real = [x for x in got if not x.trivial]
+        if len(real) < 3:
+            problems.append(f"{e.id}: {len(real)} recorded mistakes (at least 3)")
+        kinds = {x.trivial for x in got}
+        for k in REQUIRED_TRIVIAL:
+            if k not in kinds:
+                problems.append(f"{e.id}: no '{k}' trivial answer recorded")
+    for ch in m.chapters:
+        record = ROOT / "tests" / ch.dir / "MISTAKES.md"
+        if not ch.exercises:
+            continue
+        listed = record.read_text(encoding="utf-8") if record.is_file() else ""
+        for mk in (x for x in mistakes if x.chapter_dir == ch.dir):
+            if f"| {mk.exercise} | {cell(mk.label)} |" not in listed:
+                problems.append(f"tests/{ch.dir}/MISTAKES.md does not list {mk.exercise} '{mk.label}' "
+                                f"(./course mutants {ch.id})")
+                break
+    return problems, f"{len(mistakes)} recorded mistakes of {len(by_ex)} exercises apply"
+
+
+def cell(s: str) -> str:
+    return " ".join(s.replace("|", "\\|").split())
+
+
+@dataclass
+class Result:
+    mistake: Mistake
+    score: float
+    points: int
+    status: str
+    detail: str
+    passed: list[str] = field(default_factory=list)   # the tests it still passes (partial credit)
+
+    @property
+    def lost(self) -> bool:
+        return self.score == 0 if self.mistake.trivial else self.score < self.points
+
+    @property
+    def named(self) -> bool:
+        return bool(self.mistake.names) and self.mistake.names.lower() in self.detail.lower()
+
+
+def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | None) -> int:
+    seed = draw_seed() if seed is None else seed
+    chosen = m.select(keys)
+    mistakes, problems = load(m)
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 2
+    ids = {e.id for e in chosen}
+    mistakes = [mk for mk in mistakes if mk.exercise in ids]
+    if not mistakes:
+        print("mutants: no recorded mistakes for that choice", file=sys.stderr)
+        return 2
+    bdir = B.build_dir(preset)
+    mdir = bdir / "mutants"
+    shutil.rmtree(mdir, ignore_errors=True)
+    rels = sorted(str(p.relative_to(ROOT / "solutions")) for p in (ROOT / "solutions").rglob("*.cpp"))
+    for rel in rels:
+        (mdir / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / "solutions" / rel, mdir / rel)
+    chapters = sorted({m.exercise(mk.exercise).chapter for mk in mistakes})
+    targets = [f"test_{c}_exercises" for c in chapters]
+    print(f"mutants: {len(mistakes)} mistakes; the exercises track built from solutions/ with one mistake at a "
+          f"time (seed {seed})", flush=True)
+    B.configure(preset, [f"-DDM_STUB_FILES={';'.join(rels)}", f"-DDM_STUB_DIR={mdir}"])
+    results: list[Result] = []
+    try:
+        if B.build(preset, targets, capture=True).returncode != 0:
+            print("mutants: the solutions do not build as the exercises track", file=sys.stderr)
+            return 1
+        for ex_id in sorted({mk.exercise for mk in mistakes}):  # the unmutated solution must score full
+            e = m.exercise(ex_id)
+            o = grade_one(e, B.bin_dir(preset) / f"test_{e.chapter}_exercises", {}, timeout, seed)
+            if o.score != e.points:
+                print(f"mutants: {ex_id}'s own solution scores {o.score:g}/{e.points}: {o.detail}", file=sys.stderr)
+                return 1
+        # One mistake per chapter at a time: the chapters' test programs do not share exercise code, so a
+        # round builds up to one mutant of every chapter in one (parallel) build.
+        queues: dict[str, list[Mistake]] = {}
+        for mk in sorted(mistakes, key=lambda mk: (m.exercise(mk.exercise).file, mk.exercise)):
+            queues.setdefault(m.exercise(mk.exercise).chapter, []).append(mk)
+        while any(queues.values()):
+            batch = [q.pop(0) for q in queues.values() if q]
+            for mk in batch:
+                e = m.exercise(mk.exercise)
+                original = (ROOT / "solutions" / e.file).read_text(encoding="utf-8")
+                (mdir / e.file).write_text(mutate(original, mk), encoding="utf-8")
+            r = B.build(preset, sorted({f"test_{m.exercise(mk.exercise).chapter}_exercises" for mk in batch}),
+                        keep_going=True, capture=True)
+            for mk in batch:
+                e = m.exercise(mk.exercise)
+                failed = [l for l in r.stdout.splitlines() if l.startswith("FAILED:") and
+                          (e.file in l or f"test_{e.chapter}_exercises" in l)]
+                if failed:
+                    errs = [l for l in r.stdout.splitlines() if e.file in l and "error:" in l][:1]
+                    res = Result(mk, 0, e.points, "does not compile", errs[0] if errs else failed[0])
+                else:
+                    o = grade_one(e, B.bin_dir(preset) / f"test_{e.chapter}_exercises", {}, timeout, seed)
+                    passed = [t for t in o.tests if t not in o.failed_tests] if o.status in ("partial", "failed") else []
+                    res = Result(mk, o.score, e.points, o.status, o.detail, passed)
+                results.append(res)
+                mark = ("ok " if res.lost and (res.named or mk.trivial) else "LOW" if res.lost else "MISS")
+                print(f"  {mark:4} {mk.exercise:6} {res.score:g}/{e.points}  {mk.label[:60]:60}  {res.detail[:90]}",
+                      flush=True)
+                shutil.copy2(ROOT / "solutions" / e.file, mdir / e.file)
+    finally:
+        B.configure(preset, ["-DDM_STUB_FILES=", f"-DDM_STUB_DIR={bdir / 'stubs'}"])
+    write_records(m, results, seed)
+    return summarise(results)
+
+
+def summarise(results: list[Result]) -> int:
+    real = [r for r in results if not r.mistake.trivial]
+    trivial = [r for r in results if r.mistake.trivial]
+    broken = [r for r in results if r.status == "does not compile"]
+    lost = sum(r.lost for r in real)
+    named = sum(r.lost and r.named for r in real)
+    zero = sum(r.lost for r in trivial)
+    print(f"\nmutants: {lost} of {len(real)} mistakes lose points; the grade table's line names {named} of them; "
+          f"{zero} of {len(trivial)} trivial answers score 0")
+    for r in broken:
+        print(f"mutants: {r.mistake.exercise} '{r.mistake.label}' does not compile: {r.detail}", file=sys.stderr)
+    return 0 if lost == len(real) and zero == len(trivial) and not broken else 1
+
+
+def write_records(m: Manifest, results: list[Result], seed: int) -> None:
+    for ch in m.chapters:
+        mine = [r for r in results if r.mistake.chapter_dir == ch.dir]
+        if not mine:
+            continue
+        path = ROOT / "tests" / ch.dir / "MISTAKES.md"
+        old = {}
+        if path.is_file():  # keep the rows of exercises this run did not grade
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.startswith(f"| {ch.id}."):
+                    old[line.split(" | ")[0] + " | " + line.split(" | ")[1]] = line
+        rows = dict(old)
+        for r in mine:
+            key = f"| {r.mistake.exercise} | {cell(r.mistake.label)}"
+            verdict = ("scores 0" if r.lost else "SCORES") if r.mistake.trivial else (
+                ("named" if r.named else "not named") if r.lost else "KEEPS FULL POINTS")
+            shown = r.detail if not (r.mistake.trivial and r.score > 0) else (
+                f"{r.detail} (still passes: {', '.join(r.passed)})")
+            rows[key] = (f"{key} | {r.score:g}/{r.points} | {verdict} | {cell(shown)} |")
+        order = {e.id: i for i, e in enumerate(m.exercises)}
+        body = sorted(rows.values(), key=lambda l: (order.get(l.split(" | ")[0][2:], 99)))
+        real = [l for l in body if " | named |" in l or " | not named |" in l or "KEEPS FULL" in l]
+        head = (f"# Chapter {ch.id}: mistakes and what the grader says\n\n"
+                f"Written by `./course mutants {ch.id}` (last run at seed {seed}) from "
+                f"[mistakes.toml](mistakes.toml): each mistake applied to a copy of the reference solution, "
+                "graded alone. *Named* means the line the grade table shows for the exercise contains the "
+                "mistake's own words; a trivial answer must score 0.\n\n"
+                f"{sum(' | named |' in l for l in real)} of {len(real)} mistakes named, "
+                f"{sum(' | named |' in l or ' | not named |' in l for l in real)} of {len(real)} lose points, "
+                f"{sum(' | scores 0 |' in l for l in body)} of {len(body) - len(real)} trivial answers score 0.\n\n"
+                "| exercise | mistake | score | verdict | the grade table's line |\n|---|---|---|---|---|\n")
+        path.write_text(head + "\n".join(body) + "\n", encoding="utf-8")
+        print(f"mutants: wrote {path.relative_to(ROOT)}")
