@@ -18,6 +18,7 @@
 #include <chrono>
 #include <vector>
 
+#include "03_ddpm/ddpm.hpp"
 #include "dm/nn/unet.hpp"
 
 namespace {
@@ -45,7 +46,7 @@ int main(int argc, char** argv) {
   at::set_num_threads(threads);
   torch::manual_seed(0);
   dm::nn::UNetConfig cfg;
-  dm::nn::UNet net(cfg);
+  dm::nn::UNet net(cfg, dm::ch03::sinusoidal_embedding_fn());
   const std::int64_t T = 1000;
   auto beta = torch::linspace(1e-4, 0.02, T, torch::kFloat64);
   auto alpha_bar = torch::cumprod(1 - beta, 0).to(torch::kFloat32);

@@ -1,19 +1,24 @@
-// Chapter 03: DDPM (Ho et al. 2020) on Fashion-MNIST.
+// Chapter 03: DDPM (Ho et al. 2020) on Fashion-MNIST: train, sample, evaluate.
 //
-// Trains the course U-Net (dm/nn/unet.hpp) with L_simple (exercise 03.2) and uniform t, AdamW with a
-// linear learning-rate warmup, gradient clipping and an EMA of the weights with warmup (03.4); samples
-// with the ancestral sampler (Algorithm 2, exercise 03.3) from the EMA weights; evaluates the samples
-// with the course's own classifier (FID, KID, precision/recall, class histogram). Writes
-//   runs/03_ddpm/loss.png        the training loss (per step, and smoothed)
-//   runs/03_ddpm/samples.png     a grid of generated images
-//   runs/03_ddpm/denoise.mp4     x_t (left) and x0_hat (right) over the reverse process
-//   runs/03_ddpm/training.mp4    samples from the same fixed noise every --video-every steps
-//   runs/03_ddpm/ckpt.pt         the checkpoint (model, EMA, optimizer, step, RNG): --resume, chapter 05
-//   runs/03_ddpm/metrics.json    hyperparameters, wall times, the evaluation report
+//   train     Algorithm 1: the student's training step (03.6) with L_simple (03.2), the EMA (03.4)
+//             and the U-Net conditioned on the student's timestep embedding (03.1), inside the course
+//             library's loop (dm/train/loop.hpp: checkpoints, Ctrl-C, the NaN guard, progress)
+//   sample    Algorithm 2: the student's ancestral sampler (03.7) over the reverse step (03.3), from
+//             the EMA weights
+//   evaluate  FID (through the student's Fréchet distance, 03.5), KID, precision/recall and the class
+//             histogram with the course's own classifier (dm/eval)
+// and prints the ELBO's weights (03.8) that L_simple drops. Writes
+//   runs/03_ddpm/loss.png          the training loss (per step, and a centred mean)
+//   runs/03_ddpm/elbo_weights.png  the ELBO's weight of each t, for both reverse variances
+//   runs/03_ddpm/samples.png       a grid of generated images
+//   runs/03_ddpm/denoise.mp4       x_t (left) and x0_hat (right) over the reverse process
+//   runs/03_ddpm/training.mp4      samples from the same fixed noise every --video-every steps
+//   runs/03_ddpm/ckpt.pt           the checkpoint (model, EMA, optimizer, step, RNG): --resume, chapter 05
+//   runs/03_ddpm/metrics.json      hyperparameters, wall times, the evaluation report
 //
 // Ctrl-C saves a checkpoint at the next step boundary and exits with 130; --resume continues it. On
 // the CPU with --deterministic, an interrupted and resumed run ends with the same weights as an
-// uninterrupted one.
+// uninterrupted one (tests/03_ddpm/resume_check.sh).
 //
 //   build/default/bin/solutions/03_ddpm --quick                      (CPU, minutes)
 //   build/default/bin/solutions/03_ddpm --device cuda                (the full recipe, a GPU)
@@ -25,18 +30,20 @@
 #include <opencv2/imgproc.hpp>
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <functional>
-#include <iostream>
+#include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "02_forward_noising/schedule.hpp"
+#include "03_ddpm/algorithms.hpp"
 #include "03_ddpm/ddpm.hpp"
+#include "03_ddpm/elbo.hpp"
+#include "03_ddpm/frechet.hpp"
 #include "dm/cli.hpp"
 #include "dm/data/fashion_mnist.hpp"
 #include "dm/device.hpp"
@@ -50,6 +57,7 @@
 #include "dm/progress.hpp"
 #include "dm/run_dir.hpp"
 #include "dm/runtime.hpp"
+#include "dm/train/loop.hpp"
 #include "dm/video.hpp"
 
 namespace {
@@ -88,17 +96,117 @@ struct Config {
 };
 // ANCHOR_END: hyperparameters
 
-std::atomic<bool> g_interrupted{false};
-extern "C" void on_sigint(int) { g_interrupted = true; }
-
 // beta by chapter 02's exercise code. With T != 1000 the linear schedule's end points are scaled by
 // 1000 / T (Nichol & Dhariwal 2021) so that alpha_bar[T-1] stays near 0 (pure noise at the end).
 Schedule make_schedule(const std::string& name, std::int64_t T) {
   if (name == "linear") {
     const double scale = 1000.0 / double(T);
+    if (0.02 * scale >= 1)
+      throw dm::UsageError(fmt::format("-T {}: the linear schedule scaled to {} steps would reach beta = {:.3g} >= 1; "
+                                       "use -T 21 or more, or --schedule cosine",
+                                       T, T, 0.02 * scale));
     return dm::ch02::make_schedule(dm::ch02::linear_beta_schedule(T, 1e-4 * scale, 0.02 * scale));
   }
   return dm::ch02::named_schedule(name, T);
+}
+
+at::Generator make_gen(std::uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
+
+// What training changes and the checkpoint keeps.
+struct Trainee {
+  dm::nn::UNet model{nullptr}, ema{nullptr};
+  std::unique_ptr<torch::optim::AdamW> opt;
+  std::vector<double> losses;
+  std::int64_t step = 0;
+};
+
+// ANCHOR: train
+// Algorithm 1, one minibatch at a time: the student's train_step (03.6) with its real parts.
+dm::train::LoopResult train(Trainee& tr, const Schedule& s, const torch::Tensor& images, const Config& cfg,
+                            const dm::train::LoopOptions& loop, const std::function<void(std::int64_t)>& save,
+                            const std::function<void(std::int64_t)>& preview) {
+  const auto device = images.device();
+  dm::ch03::TrainStepParts parts;
+  parts.eps_theta = [&](const torch::Tensor& x_t, const torch::Tensor& t) { return tr.model->forward(x_t, t); };
+  parts.params = tr.model->parameters();
+  parts.loss = dm::ch03::l_simple;  // 03.2
+  parts.draws.timesteps = [&](std::int64_t B, std::int64_t T) {
+    return torch::randint(T, {B}, torch::kLong).to(device);  // t ~ U{0..T-1}
+  };
+  parts.draws.noise = [&](const torch::Tensor& x0) { return torch::randn(x0.sizes()).to(device); };  // eps ~ N(0, I)
+  parts.zero_grad = [&] { tr.opt->zero_grad(); };
+  parts.optimizer_step = [&] { tr.opt->step(); };
+  parts.update_ema = [&](std::int64_t step) {  // 03.4
+    dm::ch03::ema_update(tr.ema->parameters(), tr.model->parameters(), dm::ch03::ema_decay(step, cfg.ema));
+  };
+  tr.model->train();
+  dm::train::LoopHooks hooks;
+  hooks.save = save;
+  hooks.preview = preview;
+  hooks.step = [&](std::int64_t step) {
+    const double lr = cfg.lr * std::min(1.0, double(step + 1) / double(std::max<std::int64_t>(cfg.warmup, 1)));
+    for (auto& group : tr.opt->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    auto idx = torch::randint(images.size(0), {cfg.batch}, torch::kLong).to(device);  // a uniform minibatch
+    auto x0 = images.index_select(0, idx);                                            // [B, 1, 28, 28]
+    const auto r = dm::nn::with_oom_advice("the training step", cfg.batch, [&] {
+      return dm::ch03::train_step(parts, s, x0, step, cfg.grad_clip);  // 03.6
+    });
+    return dm::train::StepOutcome{r.loss, r.stepped};
+  };
+  return dm::train::run_training(loop, hooks, tr.step, tr.losses);
+}
+// ANCHOR_END: train
+
+// ANCHOR: sample
+// Algorithm 2 from x_T: the student's p_sample_loop (03.7) over their reverse step (03.3).
+torch::Tensor sample(dm::nn::UNet& model, const Schedule& s, const torch::Tensor& x_T, dm::ch03::Variance variance,
+                     bool clip_x0, at::Generator gen, const dm::ch03::SampleCallback& on_step = nullptr) {
+  const bool was_training = model->is_training();
+  model->eval();
+  auto eps_theta = [&](const torch::Tensor& x, const torch::Tensor& t) { return model->forward(x, t); };
+  auto step = [&](const torch::Tensor& x, std::int64_t t, const torch::Tensor& eps, const torch::Tensor& z) {
+    return dm::ch03::p_sample(s, x, t, eps, z, variance, clip_x0);
+  };
+  auto noise = [&](const torch::Tensor& x, std::int64_t) {
+    return torch::randn(x.sizes(), gen, torch::TensorOptions().device(torch::kCPU)).to(x.device());
+  };
+  auto x = dm::ch03::p_sample_loop(eps_theta, step, s.T(), x_T, noise, on_step);
+  model->train(was_training);
+  return x;
+}
+// ANCHOR_END: sample
+
+// ANCHOR: evaluate
+// The samples against the test set, in the course classifier's feature space; FID through 03.5.
+dm::eval::EvalReport evaluate(const torch::Tensor& samples, const dm::CommonFlags& flags, const torch::Device& device) {
+  dm::eval::EvalOptions eo;
+  eo.cache_dir = std::filesystem::path(flags.out_root) / "cache";
+  eo.data_dir = flags.data_dir;
+  eo.device = device;
+  eo.quick = flags.quick;
+  eo.frechet = dm::ch03::frechet_distance;  // 03.5
+  return dm::eval::Evaluator(eo).evaluate(samples);
+}
+// ANCHOR_END: evaluate
+
+// The ELBO's weight of each t (03.8), which L_simple replaces by 1: printed at a few t and plotted.
+void show_elbo_weights(const Schedule& s, const std::filesystem::path& png) {
+  const auto beta = dm::ch03::elbo_weights(s, dm::ch03::Variance::Beta);
+  const auto tilde = dm::ch03::elbo_weights(s, dm::ch03::Variance::BetaTilde);
+  std::string line;
+  for (std::int64_t t : {std::int64_t{1}, s.T() / 10, s.T() / 2, s.T() - 1})
+    line += fmt::format("{}t = {}: {:.3g} / {:.3g}", line.empty() ? "" : ", ", t, beta[t].item<double>(),
+                        tilde[t].item<double>());
+  fmt::print("ELBO weight lambda_t (sigma^2 = beta / beta_tilde): {}; L_simple weighs every t by 1\n", line);
+  std::vector<double> t(static_cast<std::size_t>(s.T() - 1)), lb(t.size()), lt(t.size());
+  for (std::int64_t i = 1; i < s.T(); ++i) {
+    t[i - 1] = double(i);
+    lb[i - 1] = beta[i].item<double>();
+    lt[i - 1] = tilde[i].item<double>();
+  }
+  dm::Figure fig{"The ELBO's weight of each term L_{t-1}", "t", "lambda_t"};
+  fig.line(t, lb, "sigma^2 = beta").line(t, lt, "sigma^2 = beta_tilde", dm::Style::dashed()).logy();
+  fig.save(png);
 }
 
 cv::Mat bgr(const cv::Mat& m) {
@@ -108,35 +216,10 @@ cv::Mat bgr(const cv::Mat& m) {
   return out;
 }
 
-// ANCHOR: sampler
-// Algorithm 2: x_T ~ N(0, I), then x_{t-1} = p_sample(x_t, eps_theta(x_t, t)) for t = T-1 .. 0.
-// on_step(t, x_t, x0_hat) is called after every step (for the videos); gen draws z.
-torch::Tensor sample(
-    dm::nn::UNet& model, const Schedule& s, torch::Tensor x, dm::ch03::Variance variance, bool clip_x0,
-    at::Generator gen,
-    const std::function<void(std::int64_t, const torch::Tensor&, const torch::Tensor&)>& on_step = {}) {
-  torch::NoGradGuard no_grad;
-  const bool was_training = model->is_training();
-  model->eval();
-  for (std::int64_t t = s.T() - 1; t >= 0; --t) {
-    auto tt = torch::full({x.size(0)}, t, torch::TensorOptions().dtype(torch::kLong).device(x.device()));
-    auto eps = model->forward(x, tt);
-    auto z = torch::randn(x.sizes(), gen, torch::TensorOptions().device(torch::kCPU)).to(x.device());
-    auto step = dm::ch03::p_sample(s, x, t, eps, z, variance, clip_x0);
-    x = step.x_prev;
-    if (on_step) on_step(t, x, step.x0_hat);
-  }
-  model->train(was_training);
-  return x;
-}
-// ANCHOR_END: sampler
-
 std::vector<double> to_vector(const torch::Tensor& t) {
   auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
   return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
 }
-
-at::Generator make_gen(std::uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
 
 // FNV-1a over the raw bytes of every parameter, in name order: equal hashes = bit-identical weights.
 std::uint64_t weights_hash(const torch::nn::Module& m) {
@@ -149,6 +232,16 @@ std::uint64_t weights_hash(const torch::nn::Module& m) {
   return h;
 }
 
+// A CLI11 check: the value lies in [lo, hi).
+CLI::Validator half_open(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& v) {
+        const double x = std::stod(v);
+        return x >= lo && x < hi ? std::string{} : fmt::format("must be in [{}, {}), got {}", lo, hi, v);
+      },
+      fmt::format("in [{}, {})", lo, hi));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -159,32 +252,39 @@ int main(int argc, char** argv) {
   bool resume = false, sample_only = false, train_only = false;
   std::int64_t stop_after = 0;
   std::string ckpt_flag;
+  const auto positive = CLI::PositiveNumber;
+  const auto max_i64 = std::numeric_limits<std::int64_t>::max();
   // Set by the user, so --quick does not overwrite them.
   std::map<std::string, CLI::Option*> set_by_user;
-  set_by_user["width"] = app.add_option("--width", cfg.width, "channels of the first U-Net level");
+  set_by_user["width"] = app.add_option("--width", cfg.width, "channels of the first U-Net level")->check(positive);
   set_by_user["mults"] =
       app.add_option("--mults", cfg.mults, "width multipliers per level, e.g. 1,2,2")->delimiter(',');
-  set_by_user["res-blocks"] = app.add_option("--res-blocks", cfg.res_blocks, "ResBlocks per level");
+  set_by_user["res-blocks"] = app.add_option("--res-blocks", cfg.res_blocks, "ResBlocks per level")->check(positive);
   set_by_user["attn"] = app.add_option("--attn", cfg.attn, "resolutions with self-attention, e.g. 7")->delimiter(',');
-  set_by_user["dropout"] = app.add_option("--dropout", cfg.dropout, "dropout inside ResBlocks");
+  set_by_user["dropout"] = app.add_option("--dropout", cfg.dropout, "dropout inside ResBlocks")->check(half_open(0, 1));
   app.add_option("--schedule", cfg.schedule, "beta schedule")->check(CLI::IsMember({"linear", "cosine", "sigmoid"}));
-  set_by_user["T"] = app.add_option("-T", cfg.T, "diffusion steps");
-  set_by_user["steps"] = app.add_option("--steps", cfg.steps, "optimizer steps (the total, also with --resume)");
-  set_by_user["batch"] = app.add_option("--batch", cfg.batch, "images per training step");
-  set_by_user["lr"] = app.add_option("--lr", cfg.lr, "peak learning rate");
-  set_by_user["warmup"] = app.add_option("--warmup", cfg.warmup, "linear warmup steps");
-  app.add_option("--weight-decay", cfg.weight_decay, "AdamW weight decay");
-  app.add_option("--grad-clip", cfg.grad_clip, "max global gradient norm");
-  set_by_user["ema"] = app.add_option("--ema", cfg.ema, "max EMA decay");
-  set_by_user["ckpt-every"] = app.add_option("--ckpt-every", cfg.ckpt_every, "steps between checkpoints");
+  set_by_user["T"] = app.add_option("-T", cfg.T, "diffusion steps")->check(CLI::Range(std::int64_t{2}, max_i64));
+  set_by_user["steps"] =
+      app.add_option("--steps", cfg.steps, "optimizer steps (the total, also with --resume)")->check(positive);
+  set_by_user["batch"] = app.add_option("--batch", cfg.batch, "images per training step")->check(positive);
+  set_by_user["lr"] = app.add_option("--lr", cfg.lr, "peak learning rate")->check(positive);
+  set_by_user["warmup"] = app.add_option("--warmup", cfg.warmup, "linear warmup steps")->check(CLI::NonNegativeNumber);
+  app.add_option("--weight-decay", cfg.weight_decay, "AdamW weight decay")->check(CLI::NonNegativeNumber);
+  app.add_option("--grad-clip", cfg.grad_clip, "max global gradient norm")->check(positive);
+  set_by_user["ema"] = app.add_option("--ema", cfg.ema, "max EMA decay")->check(half_open(0, 1));
+  set_by_user["ckpt-every"] =
+      app.add_option("--ckpt-every", cfg.ckpt_every, "steps between checkpoints")->check(positive);
   app.add_option("--variance", cfg.variance, "sigma_t^2 of the sampler")->check(CLI::IsMember({"beta", "beta_tilde"}));
   app.add_flag("--clip-x0,!--no-clip-x0", cfg.clip_x0, "clip x0_hat to [-1, 1] while sampling");
-  set_by_user["samples"] = app.add_option("--samples", cfg.samples, "images generated for the evaluation");
-  set_by_user["sample-batch"] = app.add_option("--sample-batch", cfg.sample_batch, "images per sampler batch");
-  set_by_user["video-every"] = app.add_option("--video-every", cfg.video_every, "steps between training.mp4 frames");
-  app.add_option("--video-images", cfg.video_images, "images in training.mp4");
-  app.add_flag("--resume", resume, "continue from the checkpoint (runs/03_ddpm/ckpt.pt or --ckpt)");
-  app.add_flag("--sample-only", sample_only, "skip training: sample and evaluate the checkpoint");
+  set_by_user["samples"] = app.add_option("--samples", cfg.samples, "images generated for the evaluation (>= 10)")
+                               ->check(CLI::Range(std::int64_t{10}, max_i64));
+  set_by_user["sample-batch"] =
+      app.add_option("--sample-batch", cfg.sample_batch, "images per sampler batch")->check(positive);
+  set_by_user["video-every"] =
+      app.add_option("--video-every", cfg.video_every, "steps between training.mp4 frames")->check(positive);
+  app.add_option("--video-images", cfg.video_images, "images in training.mp4")->check(positive);
+  auto* resume_opt = app.add_flag("--resume", resume, "continue from the checkpoint (runs/03_ddpm/ckpt.pt or --ckpt)");
+  app.add_flag("--sample-only", sample_only, "skip training: sample and evaluate the checkpoint")->excludes(resume_opt);
   app.add_flag("--train-only", train_only, "stop after training (no sampling, no evaluation)");
   app.add_option("--ckpt", ckpt_flag, "checkpoint path (default: <out>/03_ddpm/ckpt.pt)");
   app.add_option("--stop-after", stop_after, "act as if Ctrl-C came after this many steps (tests)")
@@ -209,26 +309,6 @@ int main(int argc, char** argv) {
       quick("sample-batch", cfg.sample_batch, std::int64_t{250});
       quick("video-every", cfg.video_every, std::int64_t{100});
     }
-    // ---- bad input: usage errors (exit 2) ----
-    auto positive = [](const char* flag, std::int64_t v) {
-      if (v < 1) throw dm::UsageError(fmt::format("{} must be >= 1 (got {})", flag, v));
-    };
-    positive("--steps", cfg.steps);
-    positive("--batch", cfg.batch);
-    positive("--samples", cfg.samples);
-    positive("--sample-batch", cfg.sample_batch);
-    positive("--video-every", cfg.video_every);
-    positive("--ckpt-every", cfg.ckpt_every);
-    positive("--video-images", cfg.video_images);
-    if (cfg.T < 2) throw dm::UsageError(fmt::format("-T must be >= 2 (got {})", cfg.T));
-    if (cfg.samples < 10)
-      throw dm::UsageError(fmt::format("--samples must be >= 10 for the evaluation (got {})", cfg.samples));
-    if (!(cfg.lr > 0)) throw dm::UsageError(fmt::format("--lr must be > 0 (got {})", cfg.lr));
-    if (cfg.warmup < 0) throw dm::UsageError(fmt::format("--warmup must be >= 0 (got {})", cfg.warmup));
-    if (!(cfg.ema >= 0 && cfg.ema < 1)) throw dm::UsageError(fmt::format("--ema must be in [0, 1) (got {})", cfg.ema));
-    if (!(cfg.grad_clip > 0)) throw dm::UsageError(fmt::format("--grad-clip must be > 0 (got {})", cfg.grad_clip));
-    if (resume && sample_only) throw dm::UsageError("--resume and --sample-only exclude each other");
-
     dm::nn::UNetConfig ucfg;
     ucfg.base_width = cfg.width;
     ucfg.channel_mults = cfg.mults;
@@ -250,17 +330,20 @@ int main(int argc, char** argv) {
     fmt::print("schedule = {}, T = {}: beta[0] = {:.3g}, beta[T-1] = {:.3g}, alpha_bar[T-1] = {:.3g}\n", cfg.schedule,
                cfg.T, s.beta[0].item<double>(), s.beta[cfg.T - 1].item<double>(),
                s.alpha_bar[cfg.T - 1].item<double>());
+    show_elbo_weights(s, run.file("elbo_weights.png"));
 
-    // ---- model, EMA, optimizer ----
-    dm::nn::UNet model(ucfg), ema(ucfg);
-    dm::nn::copy_weights(*model, *ema);
-    model->to(device);
-    ema->to(device);
-    ema->eval();
-    torch::optim::AdamW opt(model->parameters(), torch::optim::AdamWOptions(cfg.lr).weight_decay(cfg.weight_decay));
-    fmt::print("U-Net: {} | parameters = {}\n", ucfg.describe(), model->num_parameters());
-    dm::nn::TrainingState state{model, ema, &opt, 0, nlohmann::json::object()};
-    std::vector<double> losses;
+    // ---- model, EMA, optimizer: built fresh or restored ----
+    Trainee tr;
+    tr.model = dm::nn::UNet(ucfg, dm::ch03::sinusoidal_embedding_fn());  // conditioned on t by 03.1
+    tr.ema = dm::nn::UNet(ucfg, dm::ch03::sinusoidal_embedding_fn());
+    dm::nn::copy_weights(*tr.model, *tr.ema);
+    tr.model->to(device);
+    tr.ema->to(device);
+    tr.ema->eval();
+    tr.opt = std::make_unique<torch::optim::AdamW>(tr.model->parameters(),
+                                                   torch::optim::AdamWOptions(cfg.lr).weight_decay(cfg.weight_decay));
+    fmt::print("U-Net: {} | parameters = {}\n", ucfg.describe(), tr.model->num_parameters());
+    dm::nn::TrainingState state{tr.model, tr.ema, tr.opt.get(), 0, nlohmann::json::object()};
     if (resume || sample_only) {
       dm::nn::load_checkpoint(ckpt, state, /*restore_rng=*/!sample_only);
       const auto ck_schedule = state.meta.value("schedule", std::string{});
@@ -270,125 +353,58 @@ int main(int argc, char** argv) {
             fmt::format("checkpoint {} was trained with schedule {} and T = {}, this run uses {} and "
                         "T = {}: pass --schedule {} -T {}, or delete it",
                         ckpt.string(), ck_schedule, ck_T, cfg.schedule, cfg.T, ck_schedule, ck_T));
-      if (state.meta.contains("losses")) losses = state.meta.at("losses").get<std::vector<double>>();
+      if (state.meta.contains("losses")) tr.losses = state.meta.at("losses").get<std::vector<double>>();
+      tr.step = state.step;
       fmt::print("loaded checkpoint {} at step {}\n", ckpt.string(), state.step);
       if (resume && state.step >= cfg.steps)
         fmt::print("the checkpoint already has {} >= --steps {} steps: nothing to train\n", state.step, cfg.steps);
     }
-
-    // ---- data ----
-    const auto data = dm::load_fashion_mnist(flags.data_dir, dm::Split::Train);
-    const auto images = data.images.to(device);  // [60000, 1, 28, 28] in [-1, 1]
-    fmt::print("data: {} training images\n", images.size(0));
-
-    // Fixed noise for training.mp4: its own generator, so previews do not change the training draws.
-    const auto fixed_noise = torch::randn({cfg.video_images, 1, 28, 28}, make_gen(flags.seed + 1)).to(device);
-    std::unique_ptr<dm::VideoWriter> train_video;
-    auto preview = [&](std::int64_t step) {
-      auto x = sample(ema, s, fixed_noise, variance, cfg.clip_x0, make_gen(flags.seed + 2));
-      auto grid = bgr(dm::make_grid(x.cpu(), 4, 2, 3));
-      dm::put_label(grid, fmt::format("step {}", step));
-      if (!train_video) train_video = std::make_unique<dm::VideoWriter>(run.file("training.mp4"), 4, grid.size());
-      train_video->write(grid);
-    };
-
     auto save = [&](std::int64_t step) {
       state.step = step;
       state.meta["schedule"] = cfg.schedule;
       state.meta["T"] = cfg.T;
       state.meta["beta"] = to_vector(s.beta);  // the exact schedule (linear is rescaled when T != 1000)
-      state.meta["losses"] = losses;
+      state.meta["losses"] = tr.losses;
       dm::nn::save_checkpoint(ckpt, state);
     };
 
-    // ---- training (Algorithm 1) ----
-    const auto t_train0 = Clock::now();
-    int exit_code = 0;
-    std::int64_t last_good = state.step;
-    if (!sample_only && state.step < cfg.steps) {
-      std::signal(SIGINT, on_sigint);
-      model->train();
-      dm::Progress bar("train", cfg.steps);
-      double smooth = losses.empty() ? 0.0 : losses.back();
-      // ANCHOR: train_step
-      for (std::int64_t step = state.step; step < cfg.steps; ++step) {
-        if (g_interrupted || (stop_after > 0 && step == stop_after)) {
-          save(step);
-          bar.finish();
-          fmt::print("interrupted at step {}: checkpoint saved to {}; continue with --resume\n", step, ckpt.string());
-          exit_code = 130;
-          break;
-        }
-        const double lr = cfg.lr * std::min(1.0, double(step + 1) / double(std::max<std::int64_t>(cfg.warmup, 1)));
-        for (auto& group : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-
-        auto idx = torch::randint(images.size(0), {cfg.batch}, torch::kLong).to(device);  // uniform minibatch
-        auto x0 = images.index_select(0, idx);                                            // [B, 1, 28, 28]
-        auto t = torch::randint(cfg.T, {cfg.batch}, torch::kLong).to(device);             // t ~ U{0..T-1}
-        auto eps = torch::randn(x0.sizes()).to(device);                                   // eps ~ N(0, I)
-        auto loss = dm::nn::with_oom_advice("the training step", cfg.batch, [&] {
-          auto l = dm::ch03::l_simple(
-              s, [&](const torch::Tensor& xt, const torch::Tensor& tt) { return model->forward(xt, tt); }, x0, t, eps);
-          opt.zero_grad();
-          l.backward();
-          return l;
-        });
-        const double value = loss.item<double>();
-        if (!std::isfinite(value)) {
-          bar.finish();
-          const auto kept = last_good > 0 ? fmt::format(
-                                                "The last good checkpoint is step {} ({}), untouched; lower "
-                                                "--lr (now {}) or raise --warmup, then --resume.",
-                                                last_good, ckpt.string(), cfg.lr)
-                                          : fmt::format(
-                                                "No checkpoint was written yet; lower --lr (now {}) or raise "
-                                                "--warmup and start again.",
-                                                cfg.lr);
-          throw dm::UserError(fmt::format("the loss is {} at step {}: training stopped. {}", value, step, kept));
-        }
-        torch::nn::utils::clip_grad_norm_(model->parameters(), cfg.grad_clip);
-        opt.step();
-        {
-          std::vector<torch::Tensor> e = ema->parameters(), p = model->parameters();
-          dm::ch03::ema_update(e, p, dm::ch03::ema_decay(step, cfg.ema));
-        }
-        // ANCHOR_END: train_step
-        losses.push_back(value);
-        smooth = losses.size() == 1 ? value : 0.98 * smooth + 0.02 * value;
-        bar.update(step + 1, smooth);
-        if ((step + 1) % cfg.video_every == 0 || step == 0) preview(step + 1);
-        if ((step + 1) % cfg.ckpt_every == 0 || step + 1 == cfg.steps) {
-          save(step + 1);
-          last_good = step + 1;
-        }
-      }
-      bar.finish();
-      std::signal(SIGINT, SIG_DFL);
+    // ---- train ----
+    const auto data = dm::load_fashion_mnist(flags.data_dir, dm::Split::Train);
+    const auto images = data.images.to(device);  // [60000, 1, 28, 28] in [-1, 1]
+    fmt::print("data: {} training images\n", images.size(0));
+    // Fixed noise for training.mp4: its own generator, so previews do not change the training draws.
+    const auto fixed_noise = torch::randn({cfg.video_images, 1, 28, 28}, make_gen(flags.seed + 1)).to(device);
+    std::unique_ptr<dm::VideoWriter> train_video;
+    auto preview = [&](std::int64_t step) {
+      auto x = sample(tr.ema, s, fixed_noise, variance, cfg.clip_x0, make_gen(flags.seed + 2));
+      auto grid = bgr(dm::make_grid(x.cpu(), 4, 2, 3));
+      dm::put_label(grid, fmt::format("step {}", step));
+      if (!train_video) train_video = std::make_unique<dm::VideoWriter>(run.file("training.mp4"), 4, grid.size());
+      train_video->write(grid);
+    };
+    dm::train::LoopResult trained{tr.step, false, 0};
+    if (!sample_only) {
+      dm::train::LoopOptions loop;
+      loop.steps = cfg.steps;
+      loop.ckpt_every = cfg.ckpt_every;
+      loop.preview_every = cfg.video_every;
+      loop.stop_after = stop_after;
+      loop.nan_advice = fmt::format("lower --lr (now {}) or raise --warmup (now {})", cfg.lr, cfg.warmup);
+      trained = train(tr, s, images, cfg, loop, save, preview);
     }
-    const double train_s = std::chrono::duration<double>(Clock::now() - t_train0).count();
     if (train_video) train_video->close();
-    if (exit_code != 0) return exit_code;
-    fmt::print("train wall time = {:.1f} s ({} steps of {} images)\n", train_s, cfg.steps, cfg.batch);
-    fmt::print("weights hash: model {:016x}, EMA {:016x} (step {})\n", weights_hash(*model), weights_hash(*ema),
+    if (trained.interrupted) return 130;
+    fmt::print("train wall time = {:.1f} s ({} steps of {} images)\n", trained.seconds, cfg.steps, cfg.batch);
+    fmt::print("weights hash: model {:016x}, EMA {:016x} (step {})\n", weights_hash(*tr.model), weights_hash(*tr.ema),
                std::max(state.step, cfg.steps));
     if (train_only) return 0;
-
-    // ---- loss curve ----
-    if (!losses.empty()) {
-      std::vector<double> x(losses.size()), sm(losses.size());
-      double acc = losses[0];
-      for (std::size_t i = 0; i < losses.size(); ++i) {
-        x[i] = double(i + 1);
-        acc = i == 0 ? losses[0] : 0.98 * acc + 0.02 * losses[i];
-        sm[i] = acc;
-      }
-      dm::Figure fig{"L_simple during training", "step", "loss (MSE of eps)"};
-      fig.line(x, losses, "per step", dm::Style::thin(0.35)).line(x, sm, "smoothed (EMA 0.98)").logy();
-      fig.save(run.file("loss.png"));
-      fmt::print("loss: first = {:.4f}, last (smoothed) = {:.4f}\n", losses.front(), sm.back());
+    if (!tr.losses.empty()) {
+      dm::train::plot_losses(tr.losses, run.file("loss.png"), "L_simple during training", "loss (MSE of eps)");
+      const auto smooth = dm::train::smooth_centred(tr.losses);
+      fmt::print("loss: first = {:.4f}, last (centred mean) = {:.4f}\n", tr.losses.front(), smooth.back());
     }
 
-    // ---- sampling (Algorithm 2) ----
+    // ---- sample ----
     const auto t_sample0 = Clock::now();
     auto gen = make_gen(flags.seed + 3);
     std::vector<torch::Tensor> out;
@@ -398,7 +414,7 @@ int main(int argc, char** argv) {
     for (std::int64_t done = 0; done < cfg.samples; done += cfg.sample_batch) {
       const auto n = std::min(cfg.sample_batch, cfg.samples - done);
       auto x_T = torch::randn({n, 1, 28, 28}, gen).to(device);
-      std::function<void(std::int64_t, const torch::Tensor&, const torch::Tensor&)> on_step;
+      dm::ch03::SampleCallback on_step;
       if (done == 0) {
         on_step = [&](std::int64_t t, const torch::Tensor& x, const torch::Tensor& x0) {
           if (t % every != 0 && t != 0) return;
@@ -413,7 +429,7 @@ int main(int argc, char** argv) {
         };
       }
       auto x = dm::nn::with_oom_advice("sampling", cfg.sample_batch,
-                                       [&] { return sample(ema, s, x_T, variance, cfg.clip_x0, gen, on_step); });
+                                       [&] { return sample(tr.ema, s, x_T, variance, cfg.clip_x0, gen, on_step); });
       out.push_back(x.clamp(-1, 1).cpu());
       sbar.update(done + n);
     }
@@ -425,15 +441,9 @@ int main(int argc, char** argv) {
                double(cfg.samples) / sample_s);
     dm::save_png(run.file("samples.png"), dm::make_grid(samples.slice(0, 0, 64), 8, 2, 2));
 
-    // ---- evaluation ----
+    // ---- evaluate ----
     const auto t_eval0 = Clock::now();
-    dm::eval::EvalOptions eo;
-    eo.cache_dir = std::filesystem::path(flags.out_root) / "cache";
-    eo.data_dir = flags.data_dir;
-    eo.device = device;
-    eo.quick = flags.quick;
-    dm::eval::Evaluator evaluator(eo);
-    const auto report = evaluator.evaluate(samples);
+    const auto report = evaluate(samples, flags, device);
     const double eval_s = std::chrono::duration<double>(Clock::now() - t_eval0).count();
     fmt::print("{}\n", report.summary());
     fmt::print("FID = {:.2f} (real-vs-real floor {:.2f}, n = {})\n", report.fid, report.fid_floor, report.n);
@@ -449,7 +459,7 @@ int main(int argc, char** argv) {
     m["track"] = dm::track();
     m["quick"] = flags.quick;
     m["unet"] = ucfg.to_json();
-    m["parameters"] = model->num_parameters();
+    m["parameters"] = tr.model->num_parameters();
     m["schedule"] = cfg.schedule;
     m["T"] = cfg.T;
     m["train"] = {{"steps", cfg.steps},
@@ -458,8 +468,8 @@ int main(int argc, char** argv) {
                   {"warmup", cfg.warmup},
                   {"grad_clip", cfg.grad_clip},
                   {"ema", cfg.ema},
-                  {"wall_s", train_s},
-                  {"final_loss", losses.empty() ? 0.0 : losses.back()}};
+                  {"wall_s", trained.seconds},
+                  {"final_loss", tr.losses.empty() ? 0.0 : tr.losses.back()}};
     m["sample"] = {{"n", cfg.samples}, {"variance", cfg.variance}, {"clip_x0", cfg.clip_x0}, {"wall_s", sample_s}};
     m["eval"] = report.to_json();
     m["eval"]["wall_s"] = eval_s;

@@ -35,6 +35,8 @@
 #include <vector>
 
 #include "02_forward_noising/schedule.hpp"
+#include "03_ddpm/ddpm.hpp"
+#include "03_ddpm/frechet.hpp"
 #include "05_ddim/ddim.hpp"
 #include "dm/cli.hpp"
 #include "dm/data/fashion_mnist.hpp"
@@ -185,7 +187,7 @@ int main(int argc, char** argv) {
     if (!std::filesystem::exists(ckpt))
       throw dm::UserError(
           fmt::format("no chapter 03 model at {}: run chapter 03 first: ./course run 03 -- --quick", ckpt.string()));
-    auto loaded = dm::nn::load_model(ckpt, device);
+    auto loaded = dm::nn::load_model(ckpt, device, dm::ch03::sinusoidal_embedding_fn());
     auto& model = loaded.model;
     model->eval();
     const std::int64_t T = loaded.meta.value("T", std::int64_t{1000});
@@ -341,6 +343,7 @@ int main(int argc, char** argv) {
     eo.data_dir = flags.data_dir;
     eo.device = device;
     eo.quick = flags.quick;
+    eo.frechet = dm::ch03::frechet_distance;
     dm::eval::Evaluator evaluator(eo);
     const double floor = evaluator.fid_floor(cfg.samples);
     fmt::print("FID of {} samples per setting; real-vs-real floor at n = {}: {:.2f}\n", cfg.samples, cfg.samples,

@@ -29,6 +29,12 @@ using dm::ch02::Schedule;
 //   returns    [B, dim] float32 on t's device; at t = 0 the sines are all 0 and the cosines all 1
 torch::Tensor sinusoidal_embedding(const torch::Tensor& t, std::int64_t dim, double max_period = 10000.0);
 
+// sinusoidal_embedding as the course U-Net's timestep embedding (dm::nn::TimestepEmbedding): what the
+// programs that build or load a U-Net pass to it, so the student's 03.1 conditions every model.
+inline auto sinusoidal_embedding_fn() {
+  return [](const torch::Tensor& t, std::int64_t dim) { return sinusoidal_embedding(t, dim); };
+}
+
 // ---- 03.2 the training loss L_simple ------------------------------------------------------------------
 // eps_theta: the network, called as eps_theta(x_t, t) with x_t [B, ...] and t [B] int64.
 using EpsModel = std::function<torch::Tensor(const torch::Tensor& x_t, const torch::Tensor& t)>;

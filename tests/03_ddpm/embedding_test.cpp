@@ -52,9 +52,3 @@ TEST(Embedding, InnerProductDependsOnlyOnTheTimeDifference) {
   auto dots = (a * b).sum(1);
   EXPECT_TRUE(tensors_close("<emb(t), emb(t + 7)>", dots, dots[0].expand({3}), 2e-3, 0));
 }
-
-TEST(Embedding, AgreesWithTheCourseUNetEmbedding) {
-  auto t = torch::tensor({0, 10, 100, 500, 999}, torch::kLong);
-  EXPECT_TRUE(tensors_close("exercise vs dm::nn::timestep_embedding", sinusoidal_embedding(t, 32),
-                            dm::nn::timestep_embedding(t, 32), 1e-5, 1e-5));
-}

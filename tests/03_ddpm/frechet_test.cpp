@@ -7,6 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <Eigen/QR>
+#include <unsupported/Eigen/MatrixFunctions>
+
+#include <cmath>
 
 #include "03_ddpm/frechet.hpp"
 #include "ch03_reference.hpp"
@@ -83,4 +86,30 @@ TEST(Frechet, IsSymmetricAndMatchesReference) {
   const double ab = frechet_distance(mu1, s1, mu2, s2), ba = frechet_distance(mu2, s2, mu1, s1);
   EXPECT_NEAR(ab, ba, 1e-9) << "the Fréchet distance is symmetric";
   EXPECT_TRUE(golden(test::kGolden, "frechet/random_10d", std::vector<double>{ab}, 1e-9, 1e-9));
+}
+
+TEST(Frechet, MatchesAGeneralSchurSqrtmOfTheProductForRandomSpdPairs) {
+  // Independent reference: the trace of the principal square root of the non-symmetric S1 S2 (Eigen's
+  // Schur-based MatrixFunctions), as the reference FID code computes it with scipy.linalg.sqrtm.
+  for (std::uint64_t seed : {3, 4, 5}) {
+    const int d = 8;
+    const Eigen::MatrixXd s1 = random_spd(d, 900 + seed) + 0.1 * Eigen::MatrixXd::Identity(d, d);
+    const Eigen::MatrixXd s2 = random_spd(d, 950 + seed) + 0.1 * Eigen::MatrixXd::Identity(d, d);
+    const Eigen::VectorXd mu1 = from(fixed_normal({d, 1}, 980 + seed)).col(0);
+    const Eigen::VectorXd mu2 = from(fixed_normal({d, 1}, 990 + seed)).col(0);
+    const Eigen::MatrixXd product = s1 * s2;
+    const Eigen::MatrixXd covmean = product.sqrt();
+    const double expected = (mu1 - mu2).squaredNorm() + s1.trace() + s2.trace() - 2.0 * covmean.trace();
+    EXPECT_NEAR(frechet_distance(mu1, s1, mu2, s2), expected, 1e-9 * std::max(1.0, expected)) << "seed " << seed;
+  }
+}
+
+TEST(Frechet, StaysFiniteForSingularCovariancesFromFewSamples) {
+  // Rank-2 covariances in 6 dimensions, like FID at tiny n: the square roots must not give NaN.
+  Eigen::MatrixXd a = from(fixed_normal({6, 2}, 995)), b = from(fixed_normal({6, 2}, 996));
+  const Eigen::MatrixXd s1 = a * a.transpose(), s2 = b * b.transpose();
+  const double fd = frechet_distance(Eigen::VectorXd::Zero(6), s1, Eigen::VectorXd::Zero(6), s2);
+  EXPECT_TRUE(std::isfinite(fd)) << "FD of singular covariances is " << fd
+                                 << ": clamp the round-off negative eigenvalues at 0 before the square root";
+  EXPECT_GT(fd, 0.0);
 }

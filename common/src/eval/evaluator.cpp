@@ -2,6 +2,7 @@
 // set's reference features, and turns a batch of samples into an EvalReport.
 #include "dm/eval/evaluator.hpp"
 
+#include <stdexcept>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -167,6 +168,9 @@ struct Evaluator::Impl {
 Evaluator::Evaluator(const EvalOptions& options) : impl_(std::make_unique<Impl>()) {
   auto& d = *impl_;
   d.opts = options;
+  if (!options.frechet)
+    throw std::logic_error(
+        "EvalOptions::frechet is not set: pass chapter 03's Frechet distance (dm::ch03::frechet_distance, 03.5)");
   const auto pt = options.cache_dir / "fmnist_classifier.pt";
   const auto js = options.cache_dir / "fmnist_classifier.json";
   std::error_code ec;
@@ -241,7 +245,7 @@ double Evaluator::fid_floor(std::int64_t n) const {
   const auto rows = seeded_subset(total, n, kSubsetSeed);
   const auto idx = torch::from_blob(const_cast<std::int64_t*>(rows.data()), {n}, torch::kLong).clone();
   const auto feats = d.features_and_logits(d.train_images->index_select(0, idx)).narrow(1, 0, kFeatureDim);
-  const double fid = frechet_distance(gaussian_stats(to_matrix(feats)), d.test_stats);
+  const double fid = frechet_distance(d.opts.frechet, gaussian_stats(to_matrix(feats)), d.test_stats);
   d.floors[n] = fid;
   return fid;
 }
@@ -256,7 +260,7 @@ EvalReport Evaluator::evaluate(const torch::Tensor& samples) const {
 
   EvalReport r;
   r.n = n;
-  r.fid = frechet_distance(gaussian_stats(feats), d.test_stats);
+  r.fid = frechet_distance(d.opts.frechet, gaussian_stats(feats), d.test_stats);
   r.fid_floor = fid_floor(std::min<std::int64_t>(n, 60000));
   r.kid = kid(feats, d.test_features, d.opts.quick ? 3 : 10, 1000, /*seed=*/0);
 

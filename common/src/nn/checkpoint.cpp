@@ -202,7 +202,7 @@ void load_checkpoint(const fs::path& path, TrainingState& state, bool restore_rn
   if (restore_rng) set_cpu_rng_state(rng);
 }
 
-LoadedModel load_model(const fs::path& path, const torch::Device& device, bool use_ema) {
+LoadedModel load_model(const fs::path& path, const torch::Device& device, TimestepEmbedding embed, bool use_ema) {
   torch::serialize::InputArchive ar;
   open_archive(path, ar);
   auto info = read_info(ar, path);
@@ -211,7 +211,7 @@ LoadedModel load_model(const fs::path& path, const torch::Device& device, bool u
   } catch (const dm::UsageError& e) {
     throw dm::UserError(fmt::format("checkpoint {} has an invalid U-Net config: {}", path.string(), e.what()));
   }
-  UNet model(info.config);
+  UNet model(info.config, std::move(embed));
   load_weights(ar, use_ema ? "ema" : "model", info.config, model, path);
   model->to(device);
   model->eval();

@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <set>
+#include <stdexcept>
+#include <utility>
 
 #include "dm/errors.hpp"
 
@@ -152,17 +154,6 @@ std::vector<std::string> UNetConfig::differences(const UNetConfig& run) const {
   return out;
 }
 
-// ---- embedding ------------------------------------------------------------------------------------
-
-torch::Tensor timestep_embedding(const torch::Tensor& t, std::int64_t dim, double max_period) {
-  TORCH_CHECK(dim >= 2 && dim % 2 == 0, "timestep_embedding: dim must be even and >= 2, got ", dim);
-  const std::int64_t half = dim / 2;
-  auto opts = torch::TensorOptions().dtype(torch::kFloat32).device(t.device());
-  auto freqs = torch::exp(-std::log(max_period) * torch::arange(half, opts) / double(half));  // [half]
-  auto args = t.to(torch::kFloat32).unsqueeze(1) * freqs.unsqueeze(0);                        // [B, half]
-  return torch::cat({torch::sin(args), torch::cos(args)}, /*dim=*/1);                         // [B, dim]
-}
-
 // ---- blocks ---------------------------------------------------------------------------------------
 
 ResBlockImpl::ResBlockImpl(std::int64_t in_ch, std::int64_t out_ch, std::int64_t temb_dim, std::int64_t groups,
@@ -207,7 +198,7 @@ torch::Tensor AttentionBlockImpl::forward(const torch::Tensor& x) {
 
 // ---- the U-Net ------------------------------------------------------------------------------------
 
-UNetImpl::UNetImpl(const UNetConfig& cfg) : cfg_(cfg) {
+UNetImpl::UNetImpl(const UNetConfig& cfg, TimestepEmbedding embed) : cfg_(cfg), embed_(std::move(embed)) {
   cfg_.validate();
   const auto temb = cfg_.temb_dim();
   const auto G = cfg_.groups;
@@ -277,7 +268,15 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t) 
       x.sizes());
   TORCH_CHECK(t.dim() == 1 && t.size(0) == x.size(0), "UNet: expected t of shape [B] = [", x.size(0), "], got ",
               t.sizes());
-  auto emb = temb2(torch::silu(temb1(timestep_embedding(t, cfg_.base_width))));  // [B, temb]
+  if (!embed_)
+    throw std::logic_error(
+        "UNet: no timestep embedding; build it with one (chapter 03's dm::ch03::sinusoidal_embedding) or call "
+        "set_embedding");
+  auto e = embed_(t, cfg_.base_width);
+  TORCH_CHECK(e.dim() == 2 && e.size(0) == t.size(0) && e.size(1) == cfg_.base_width,
+              "UNet: the timestep embedding must give [B, ", cfg_.base_width, "] = [", t.size(0), ", ", cfg_.base_width,
+              "], got ", e.sizes());
+  auto emb = temb2(torch::silu(temb1(e.to(x.scalar_type()))));  // [B, temb]
 
   auto h = conv_in(x);  // [B, width, H, W]
   std::vector<torch::Tensor> skips = {h};

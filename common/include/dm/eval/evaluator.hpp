@@ -43,6 +43,9 @@ struct EvalOptions {
   // Test images in the reference statistics: 0 means all 10000 (always, in
   // chapters). Tests use fewer to stay fast; such a reference is not cached.
   std::int64_t reference_limit = 0;
+  // The Fréchet distance of two Gaussians behind every FID: chapter 03's exercise 03.5, which the chapter
+  // programs pass in (dm::ch03::frechet_distance). Required: the Evaluator refuses to start without it.
+  FrechetFn frechet;
 };
 
 // What evaluate() measured on one set of samples.

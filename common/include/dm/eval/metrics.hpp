@@ -1,6 +1,7 @@
 // Sample-quality metrics on feature vectors (Eigen only, no torch): the
-// Fréchet distance of two Gaussians (FID when the features come from a
-// classifier), the kernel inception distance (KID) and k-NN precision/recall.
+// statistics a Fréchet distance compares (FID when the features come from a
+// classifier; the distance itself is chapter 03's exercise 03.5, passed in as
+// a FrechetFn), the kernel inception distance (KID) and k-NN precision/recall.
 //
 // Feature matrices are [N, D]: one sample per row, in double precision.
 // The Evaluator (dm/eval/evaluator.hpp) computes the features with the
@@ -8,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include <Eigen/Dense>
 
@@ -27,30 +29,13 @@ struct GaussianStats {
 // Statistics of features [N, D] (rows are samples). N >= 2, else dm::UserError.
 GaussianStats gaussian_stats(const Eigen::MatrixXd& features);
 
-// Square root of a symmetric positive semi-definite matrix through its
-// eigendecomposition S = V diag(l) V^T  ->  V diag(sqrt(max(l, 0))) V^T.
-// Eigenvalues below zero (round-off on a PSD matrix, e.g. a covariance of
-// fewer samples than dimensions) are clamped to 0. The input is symmetrised
-// first ((S + S^T) / 2).
-Eigen::MatrixXd sqrtm_psd(const Eigen::MatrixXd& s);
+// The Fréchet (2-Wasserstein) distance of N(mu1, s1) and N(mu2, s2), called as f(mu1, s1, mu2, s2):
+// chapter 03's exercise 03.5 (dm::ch03::frechet_distance). The library has none of its own.
+using FrechetFn = std::function<double(const Eigen::VectorXd& mu1, const Eigen::MatrixXd& s1,
+                                       const Eigen::VectorXd& mu2, const Eigen::MatrixXd& s2)>;
 
-// Fréchet (2-Wasserstein) distance between N(mu1, S1) and N(mu2, S2):
-//
-//   FD = ||mu1 - mu2||^2 + tr(S1 + S2 - 2 (S1^{1/2} S2 S1^{1/2})^{1/2})
-//
-// Why this form and not tr(sqrtm(S1 S2)) as in the reference FID code:
-// S1 S2 is not symmetric, so its square root needs a general (Schur-based)
-// sqrtm that can return complex values and loses accuracy when S1 or S2 is
-// near-singular (scipy's version warns and adds an eps to the diagonal).
-// S1^{1/2} S2 S1^{1/2} is similar to S1 S2 (same eigenvalues, hence same trace
-// of the square root) but symmetric PSD, so two calls of
-// Eigen::SelfAdjointEigenSolver give a real, stable result; tiny negative
-// eigenvalues from round-off are clamped to 0. Because only the trace is
-// needed we use tr((S1^{1/2} S2 S1^{1/2})^{1/2}) = sum_i sqrt(l_i).
-//
-// The result is clamped at 0 (round-off can give -1e-12 for identical inputs).
-// Symmetric in a, b up to round-off. Dimensions must match (dm::UserError).
-double frechet_distance(const GaussianStats& a, const GaussianStats& b);
+// f(a, b) for two statistics of one dimension (dm::UserError otherwise); round-off below 0 is clamped.
+double frechet_distance(const FrechetFn& f, const GaussianStats& a, const GaussianStats& b);
 
 // Kernel inception distance (Bińkowski et al. 2018, "Demystifying MMD GANs"):
 // the unbiased estimator of the squared maximum mean discrepancy MMD^2 with the

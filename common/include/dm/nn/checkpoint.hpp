@@ -74,7 +74,9 @@ struct LoadedModel {
   // the schedule from "beta" when present) and "losses".
   nlohmann::json meta;
 };
-// A missing file is a dm::UserError that says how to make one (run chapter 03).
-LoadedModel load_model(const std::filesystem::path& path, const torch::Device& device, bool use_ema = true);
+// A missing file is a dm::UserError that says how to make one (run chapter 03). `embed` is the
+// timestep embedding the model was trained with (chapter 03's exercise 03.1).
+LoadedModel load_model(const std::filesystem::path& path, const torch::Device& device, TimestepEmbedding embed,
+                       bool use_ema = true);
 
 }  // namespace dm::nn

@@ -2,11 +2,12 @@
 //
 //   dm::nn::UNetConfig cfg;            // defaults: the quick CPU model
 //   cfg.base_width = 64;               // the GPU recipe
-//   dm::nn::UNet net(cfg);
+//   dm::nn::UNet net(cfg, embedding);  // embedding: chapter 03's exercise 03.1, passed in
 //   auto eps = net->forward(x_t, t);   // x_t [B, 1, 28, 28] float, t [B] int64 -> [B, 1, 28, 28]
 //
 // Architecture (Ho et al. 2020, as in their TF code and diffusers' UNet2DModel, smaller):
-//   t -> sinusoidal embedding (base_width wide) -> Linear -> SiLU -> Linear = temb (time_embed_dim wide)
+//   t -> the timestep embedding (base_width wide; the caller's, e.g. dm::ch03::sinusoidal_embedding)
+//     -> Linear -> SiLU -> Linear = temb (time_embed_dim wide)
 //   x -> 3x3 conv to base_width
 //   down path, one level per entry of channel_mults (width = base_width * mult):
 //       res_blocks_per_level ResBlocks (+ self-attention if the level's resolution is listed in
@@ -24,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -65,14 +67,11 @@ struct UNetConfig {
   bool operator!=(const UNetConfig& o) const { return !(*this == o); }
 };
 
-// Transformer-style sinusoidal embedding of integer timesteps (the course's trusted version;
-// exercise 03.1 is the student's own, checked against this layout):
-//   freq_i = exp(-ln(max_period) * i / half),  i = 0..half-1,  half = dim / 2
-//   emb(t) = [ sin(t freq_0), ..., sin(t freq_{half-1}), cos(t freq_0), ..., cos(t freq_{half-1}) ]
-//   t        [B] int64 (or float)
-//   dim      even, >= 2
-//   returns  [B, dim] float32 on t's device
-torch::Tensor timestep_embedding(const torch::Tensor& t, std::int64_t dim, double max_period = 10000.0);
+// The timestep embedding the U-Net is conditioned on, called as embed(t, dim): t [B] int64 on the
+// input's device -> [B, dim] float32. The library has none of its own: chapter 03's program passes the
+// student's exercise 03.1 (dm::ch03::sinusoidal_embedding), and so does every chapter that loads its
+// model, so a checkpoint's weights always meet the embedding they were trained with.
+using TimestepEmbedding = std::function<torch::Tensor(const torch::Tensor& t, std::int64_t dim)>;
 
 // One residual block with FiLM time conditioning.
 struct ResBlockImpl : torch::nn::Module {
@@ -100,7 +99,10 @@ TORCH_MODULE(AttentionBlock);
 
 struct UNetImpl : torch::nn::Module {
   // Validates cfg (dm::UsageError) and builds the network on the CPU; use ->to(device) after.
-  explicit UNetImpl(const UNetConfig& cfg);
+  // forward() needs an embedding: here, or later with set_embedding (a model built only to hold
+  // weights, as the checkpoint loader does, needs none).
+  explicit UNetImpl(const UNetConfig& cfg, TimestepEmbedding embed = nullptr);
+  void set_embedding(TimestepEmbedding embed) { embed_ = std::move(embed); }
 
   // eps_theta(x_t, t).
   //   x  [B, in_channels, image_size, image_size] float32
@@ -113,6 +115,7 @@ struct UNetImpl : torch::nn::Module {
 
  private:
   UNetConfig cfg_;
+  TimestepEmbedding embed_;
   torch::nn::Linear temb1{nullptr}, temb2{nullptr};
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   torch::nn::GroupNorm norm_out{nullptr};
