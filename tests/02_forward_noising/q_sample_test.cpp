@@ -3,7 +3,8 @@
 // alpha_bar for sqrt(alpha_bar), 1 - alpha_bar for its square root, alpha for alpha_bar, t off by
 // one), that one shot equals the iterated chain x_t = sqrt(1 - beta_t) x_{t-1} + sqrt(beta_t) z in
 // distribution (mean and variance at 5 standard errors, and a two-sample Kolmogorov-Smirnov test),
-// and that x_T of a data-like batch is close to N(0, I) for every schedule.
+// and that x_T of a data-like batch is close to N(0, I) for every schedule while keeping the data's
+// sqrt(alpha_bar_T) trace.
 // Run one test: build/default/bin/test_02_exercises --gtest_filter='QSample.*'
 #include <gtest/gtest.h>
 
@@ -158,5 +159,15 @@ TEST(QSample, AtTheLastStepIsCloseToStandardNormal) {
     // "close to N(0, I)": the data's leftover weight sqrt(alpha_bar) < 0.01, plus sampling error
     EXPECT_NEAR(m.mean, 0, 0.01 + mc_tol(1, n)) << name << ": mean of x_T";
     EXPECT_NEAR(m.var, 1, 0.01 + 5 * t2::var_se(1, n)) << name << ": variance of x_T";
+    // ... and yet x_T still holds the data's trace sqrt(alpha_bar_T) x0: returning eps alone (or
+    // dropping x0) passes the two moment checks above, but not this one. With eps known, the
+    // projection of x_T - sqrt(1 - alpha_bar_T) eps on x0 is sqrt(alpha_bar_T) exactly.
+    const double ab = s.alpha_bar[999].item<double>();
+    auto x0d = x0.to(torch::kFloat64), epsd = eps.to(torch::kFloat64);
+    const double trace = ((xT.to(torch::kFloat64) - std::sqrt(1 - ab) * epsd) * x0d).sum().item<double>() /
+                         (x0d * x0d).sum().item<double>();
+    EXPECT_NEAR(trace, std::sqrt(ab), 1e-3 * std::sqrt(ab))
+        << name << ": x_T must keep sqrt(alpha_bar_T) x0 = " << std::sqrt(ab)
+        << " x0 of the data (float32 rounding allows 0.1%); got " << trace << " x0";
   }
 }
