@@ -259,6 +259,7 @@ int run(dm::CommonFlags flags, const Config& cfg) {
   const auto x1 = torch::randn({cfg.samples, 2});  // the same noise for every run
   std::map<std::string, std::map<Sampler, std::vector<RunResult>>> results;
   // ANCHOR: sampler_sweep
+  const SamplerSteps steps = exercise_steps();  // your steps of 04.3-04.5, looped by your run_sampler (04.7)
   for (const auto& [which, score] :
        std::vector<std::pair<std::string, ScoreFn>>{{"exact", exact}, {"learned", learned}})
     for (auto sampler : kSamplers)
@@ -267,7 +268,7 @@ int run(dm::CommonFlags flags, const Config& cfg) {
         const auto t0 = std::chrono::steady_clock::now();
         auto g_run = at::make_generator<at::CPUGeneratorImpl>(flags.seed + 7);
         RunResult r;
-        r.x = run_sampler(sampler, sde, score, x1, sopt, g_run);
+        r.x = run_sampler(sampler, steps, sde, score, x1, sopt, torch_noise(g_run));
         r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         r.sw = sliced_wasserstein(r.x, fresh);
         r.weights = mode_weights(r.x, gm.means);
@@ -361,10 +362,10 @@ int run(dm::CommonFlags flags, const Config& cfg) {
     SamplerOptions vopt = sopt;
     vopt.keep_every = 1;
     vopt.nfe = 2 * cfg.video_steps;  // Heun: 2 evaluations a step -> video_steps steps
-    run_sampler(Sampler::PfOdeHeun, sde, learned, xv, vopt, {}, &path_ode);
+    run_sampler(Sampler::PfOdeHeun, steps, sde, learned, xv, vopt, /*noise=*/nullptr, &path_ode);
     vopt.nfe = cfg.video_steps;
     auto g_video = at::make_generator<at::CPUGeneratorImpl>(flags.seed + 9);
-    run_sampler(Sampler::ReverseSde, sde, learned, xv, vopt, g_video, &path_sde);
+    run_sampler(Sampler::ReverseSde, steps, sde, learned, xv, vopt, torch_noise(g_video), &path_sde);
     // colour each particle by the mode it ends in
     auto mode_of = [&](const torch::Tensor& x) { return torch::cdist(x.to(torch::kFloat64), gm.means).argmin(1); };
     const auto end_ode = mode_of(path_ode.back()), end_sde = mode_of(path_sde.back());
