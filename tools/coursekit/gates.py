@@ -4,7 +4,7 @@
   stubs       every graded test fails on the untouched stubs: no graded test is vacuous
   manifest    every exercise's file, marker and tests exist; weights name real tests
   mistakes    every recorded mistake (tests/NN/mistakes.toml) still applies to its solution, each
-              exercise has at least 3 and the trivial answers, MISTAKES.md lists them
+              exercise has at least 3 and the trivial answers (it reports how many MISTAKES.md covers)
   seeds       every graded exercise has a test at the grader's seed, and those pass on the
               solutions at three drawn seeds
   generated   exercises/ is exactly what the generator makes from solutions/

@@ -22,8 +22,8 @@ GOLDEN("file", "name") becomes the golden value tests/golden/<file>.json[name] a
 tensor literal (a student who hard-codes the reference outputs).
 
 For every mistake the tool builds the exercises track with every exercise file taken from
-solutions/, except the one mutated copy (through DM_STUB_FILES / DM_STUB_DIR, in
-build/<preset>/mutants), grades that exercise at one seed, and records whether the mistake lost
+solutions/, except the one mutated copy (through DM_STUB_FILES / DM_STUB_DIR, in its own build
+folder build/mutants, so the student's build is never reconfigured), grades that exercise at one seed, and records whether the mistake lost
 points (a trivial answer must score 0) and whether the grade table's line names it. The table
 goes to tests/NN_name/MISTAKES.md. It rebuilds once per mistake, so it runs on demand; `./course
 test` only checks that every recorded mistake still applies to its solution file.
@@ -39,7 +39,6 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import build as B
 from .grade import draw_seed, grade_one
 from .manifest import ROOT, Exercise, Manifest
 
@@ -171,8 +170,9 @@ def mutate(text: str, mk: Mistake) -> str:
 
 
 def check(m: Manifest) -> tuple[list[str], str]:
-    """The `./course test` gate: every recorded mistake still applies to its solution file, every
-    exercise has at least three mistakes and the trivial answers, and MISTAKES.md lists them all."""
+    """The `./course test` gate: every recorded mistake still applies to its solution file, and every
+    exercise has at least three mistakes and the trivial answers. (How many the MISTAKES.md records
+    cover is reported, not required: they come from an on-demand run.)"""
     mistakes, problems = load(m)
     by_ex: dict[str, list[Mistake]] = {}
     for mk in mistakes:
@@ -195,17 +195,16 @@ def check(m: Manifest) -> tuple[list[str], str]:
         for k in REQUIRED_TRIVIAL:
             if k not in kinds:
                 problems.append(f"{e.id}: no '{k}' trivial answer recorded")
+    # MISTAKES.md is the record of the last (on-demand, rebuild-per-mistake) run: say what it does not
+    # cover yet, without failing the gate on it.
+    unrecorded = 0
     for ch in m.chapters:
         record = ROOT / "tests" / ch.dir / "MISTAKES.md"
-        if not ch.exercises:
-            continue
         listed = record.read_text(encoding="utf-8") if record.is_file() else ""
-        for mk in (x for x in mistakes if x.chapter_dir == ch.dir):
-            if f"| {mk.exercise} | {cell(mk.label)} |" not in listed:
-                problems.append(f"tests/{ch.dir}/MISTAKES.md does not list {mk.exercise} '{mk.label}' "
-                                f"(./course mutants {ch.id})")
-                break
-    return problems, f"{len(mistakes)} recorded mistakes of {len(by_ex)} exercises apply"
+        unrecorded += sum(f"| {mk.exercise} | {cell(mk.label)} |" not in listed
+                          for mk in mistakes if mk.chapter_dir == ch.dir)
+    note = f"; {unrecorded} not in a MISTAKES.md yet (./course mutants)" if unrecorded else ""
+    return problems, f"{len(mistakes)} recorded mistakes of {len(by_ex)} exercises apply{note}"
 
 
 def cell(s: str) -> str:
@@ -242,8 +241,10 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
     if not mistakes:
         print("mutants: no recorded mistakes for that choice", file=sys.stderr)
         return 2
-    bdir = B.build_dir(preset)
-    mdir = bdir / "mutants"
+    # Its own build folder with the exercises track only, every exercise file taken from a copy of
+    # solutions/ (DM_STUB_FILES): the student's build/<preset> is never reconfigured.
+    bdir = ROOT / "build" / "mutants"
+    mdir = bdir / "sources"
     shutil.rmtree(mdir, ignore_errors=True)
     rels = sorted(str(p.relative_to(ROOT / "solutions")) for p in (ROOT / "solutions").rglob("*.cpp"))
     for rel in rels:
@@ -252,16 +253,26 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
     chapters = sorted({m.exercise(mk.exercise).chapter for mk in mistakes})
     targets = [f"test_{c}_exercises" for c in chapters]
     print(f"mutants: {len(mistakes)} mistakes; the exercises track built from solutions/ with one mistake at a "
-          f"time (seed {seed})", flush=True)
-    B.configure(preset, [f"-DDM_STUB_FILES={';'.join(rels)}", f"-DDM_STUB_DIR={mdir}"])
+          f"time, in {bdir.relative_to(ROOT)} (seed {seed})", flush=True)
+    subprocess.run(["cmake", "-S", str(ROOT), "-B", str(bdir), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
+                    "-DDM_TRACKS=exercises", f"-DDM_STUB_FILES={';'.join(rels)}", f"-DDM_STUB_DIR={mdir}"],
+                   check=True, stdout=subprocess.DEVNULL)
+
+    def build(targets: list[str], keep_going: bool = False) -> subprocess.CompletedProcess:
+        cmd = ["cmake", "--build", str(bdir), "--target", *targets] + (["--", "-k", "0"] if keep_going else [])
+        return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+
+    bin_dir = bdir / "bin"
     results: list[Result] = []
     try:
-        if B.build(preset, targets, capture=True).returncode != 0:
+        r0 = build(targets)
+        if r0.returncode != 0:
+            print(r0.stdout[-3000:])
             print("mutants: the solutions do not build as the exercises track", file=sys.stderr)
             return 1
         for ex_id in sorted({mk.exercise for mk in mistakes}):  # the unmutated solution must score full
             e = m.exercise(ex_id)
-            o = grade_one(e, B.bin_dir(preset) / f"test_{e.chapter}_exercises", {}, timeout, seed)
+            o = grade_one(e, bin_dir / f"test_{e.chapter}_exercises", {}, timeout, seed)
             if o.score != e.points:
                 print(f"mutants: {ex_id}'s own solution scores {o.score:g}/{e.points}: {o.detail}", file=sys.stderr)
                 return 1
@@ -276,8 +287,7 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
                 e = m.exercise(mk.exercise)
                 original = (ROOT / "solutions" / e.file).read_text(encoding="utf-8")
                 (mdir / e.file).write_text(mutate(original, mk), encoding="utf-8")
-            r = B.build(preset, sorted({f"test_{m.exercise(mk.exercise).chapter}_exercises" for mk in batch}),
-                        keep_going=True, capture=True)
+            r = build(sorted({f"test_{m.exercise(mk.exercise).chapter}_exercises" for mk in batch}), keep_going=True)
             for mk in batch:
                 e = m.exercise(mk.exercise)
                 failed = [l for l in r.stdout.splitlines() if l.startswith("FAILED:") and
@@ -286,7 +296,7 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
                     errs = [l for l in r.stdout.splitlines() if e.file in l and "error:" in l][:1]
                     res = Result(mk, 0, e.points, "does not compile", errs[0] if errs else failed[0])
                 else:
-                    o = grade_one(e, B.bin_dir(preset) / f"test_{e.chapter}_exercises", {}, timeout, seed)
+                    o = grade_one(e, bin_dir / f"test_{e.chapter}_exercises", {}, timeout, seed)
                     passed = [t for t in o.tests if t not in o.failed_tests] if o.status in ("partial", "failed") else []
                     res = Result(mk, o.score, e.points, o.status, o.detail, passed)
                 results.append(res)
@@ -295,7 +305,8 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
                       flush=True)
                 shutil.copy2(ROOT / "solutions" / e.file, mdir / e.file)
     finally:
-        B.configure(preset, ["-DDM_STUB_FILES=", f"-DDM_STUB_DIR={bdir / 'stubs'}"])
+        for rel in rels:  # leave the copies as the solutions are
+            shutil.copy2(ROOT / "solutions" / rel, mdir / rel)
     write_records(m, results, seed)
     return summarise(results)
 
