@@ -12,6 +12,7 @@
 //
 //   build/default/bin/solutions/02_forward_noising --quick
 //   build/default/bin/solutions/02_forward_noising --schedule cosine -T 500
+#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/core.h>
 #include <torch/types.h>
 #include <CLI/CLI.hpp>
@@ -25,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "02_forward_noising/chain.hpp"
 #include "02_forward_noising/forward.hpp"
 #include "02_forward_noising/posterior.hpp"
 #include "02_forward_noising/schedule.hpp"
@@ -81,6 +83,19 @@ cv::Mat row_label(const cv::Mat& like, int width, const std::string& text) {
   return panel;
 }
 
+// 02.5's q_step with the schedule s bound: one step of s's chain, for q_chain (02.6).
+dm::ch02::ForwardStep step_of(const Schedule& s) {
+  return [s](const torch::Tensor& x_prev, const torch::Tensor& t, const torch::Tensor& z) {
+    return dm::ch02::q_step(s, x_prev, t, z);
+  };
+}
+
+// A generator of its own for step t's noise, seeded from (the program's seed, t): a chain run
+// with it draws the same noise at step t whatever ran before, so every schedule sees the same draws.
+at::Generator step_generator(std::uint64_t seed, std::int64_t t) {
+  return at::make_generator<at::CPUGeneratorImpl>((seed + 1) * 0x9E3779B97F4A7C15ull + static_cast<std::uint64_t>(t));
+}
+
 // Moves a schedule to `device` (still float64).
 Schedule to_device(const Schedule& s, torch::Device device) {
   return Schedule{s.beta.to(device), s.alpha.to(device), s.alpha_bar.to(device)};
@@ -97,13 +112,13 @@ struct ChainStats {
 ChainStats chain_vs_closed_form(const Schedule& s, std::int64_t n, double x0, torch::Device device) {
   ChainStats st;
   const auto opts = torch::TensorOptions().dtype(torch::kFloat64).device(device);
-  auto x = torch::full({n, 1}, x0, opts);  // [n, 1]
   std::vector<torch::Tensor> means, vars;
-  for (std::int64_t t = 0; t < s.T(); ++t) {
-    x = dm::ch02::q_step(s, x, torch::full({n}, t, opts.dtype(torch::kLong)), torch::randn({n, 1}, opts));
-    means.push_back(x.mean());
-    vars.push_back(x.var());
-  }
+  auto fresh_noise = [](const torch::Tensor& x, std::int64_t) { return torch::randn_like(x); };
+  auto record = [&](std::int64_t, const torch::Tensor& x_t) {  // after every step
+    means.push_back(x_t.mean());
+    vars.push_back(x_t.var());
+  };
+  dm::ch02::q_chain(step_of(s), torch::full({n, 1}, x0, opts), s.T() - 1, fresh_noise, record);  // x0: [n, 1]
   const auto mean = to_vector(torch::stack(means)), var = to_vector(torch::stack(vars));
   const auto ab = to_vector(s.alpha_bar);
   for (std::size_t t = 0; t < ab.size(); ++t) {
@@ -224,14 +239,13 @@ int run(const dm::CommonFlags& flags, Config cfg) {
   dm::save_png(run_dir.file("strip.png"), strip);
 
   // The video: every schedule's chain, side by side, from the same images and the same noise.
-  std::vector<Schedule> schedules;
-  for (const auto& name : names) schedules.push_back(to_device(dm::ch02::named_schedule(name, cfg.T), device));
   const int nrow = static_cast<int>(std::ceil(std::sqrt(double(cfg.images))));
-  std::vector<torch::Tensor> xs(names.size(), x0_grid);
-  auto frame_of = [&](const std::string& title) {
+  auto grid_of = [&](const torch::Tensor& x) { return dm::make_grid(x, nrow, /*pad=*/2, /*scale=*/2); };
+  // One frame: the grids of every schedule (in the order of names), side by side, under a title.
+  auto frame_of = [&](const std::vector<cv::Mat>& grids, const std::string& title) {
     std::vector<cv::Mat> panels;
     for (std::size_t i = 0; i < names.size(); ++i) {
-      auto g = bgr(dm::make_grid(xs[i], nrow, /*pad=*/2, /*scale=*/2));
+      auto g = bgr(grids[i]);
       cv::copyMakeBorder(g, g, 24, 4, 4, 4, cv::BORDER_CONSTANT, cv::Scalar::all(255));
       cv::putText(g, names[i], cv::Point(6, 17), cv::FONT_HERSHEY_SIMPLEX, 0.5, kColor.at(names[i]), 1, cv::LINE_AA);
       panels.push_back(g);
@@ -242,24 +256,33 @@ int run(const dm::CommonFlags& flags, Config cfg) {
     cv::putText(frame, title, cv::Point(6, 19), cv::FONT_HERSHEY_SIMPLEX, 0.55, cv::Scalar::all(0), 1, cv::LINE_AA);
     return frame;
   };
-  auto first = frame_of("x_0: the data");
+  // ANCHOR: noising_video
+  // Frame k shows step round(k (T-1) / (frames-1)).
+  std::vector<std::int64_t> frame_t;
+  for (std::int64_t k = 0; k < cfg.frames; ++k)
+    frame_t.push_back((k * (cfg.T - 1) + (cfg.frames - 1) / 2) / (cfg.frames - 1));
+  // Step t's noise comes from a generator seeded from (seed, t), so every schedule's chain gets the same draws.
+  auto shared_noise = [&](const torch::Tensor& x, std::int64_t t) {
+    return torch::randn(x.sizes(), step_generator(flags.seed, t), x.options().device(torch::kCPU)).to(x.device());
+  };
+  std::vector<std::vector<cv::Mat>> grids(frame_t.size());  // grids[k][i]: frame k, schedule i
+  for (const auto& name : names) {
+    const Schedule s = to_device(dm::ch02::named_schedule(name, cfg.T), device);
+    std::size_t k = 0;
+    auto collect = [&](std::int64_t t, const torch::Tensor& x_t) {  // after every step
+      for (; k < frame_t.size() && frame_t[k] == t; ++k) grids[k].push_back(grid_of(x_t));
+    };
+    dm::ch02::q_chain(step_of(s), x0_grid, cfg.T - 1, shared_noise, collect);  // the whole chain, t = 0..T-1
+  }
+  auto first = frame_of(std::vector<cv::Mat>(names.size(), grid_of(x0_grid)), "x_0: the data");
   dm::VideoWriter video(run_dir.file("noising.mp4"), cfg.fps, first.size());
   for (int k = 0; k < int(cfg.fps); ++k) video.write(first);  // hold the data for a second
-  // ANCHOR: noising_video
-  std::int64_t next_frame = 0;
-  for (std::int64_t t = 0; t < cfg.T; ++t) {
-    auto tt = torch::full({x0_grid.size(0)}, t, torch::kLong);
-    auto z = torch::randn_like(x0_grid);  // one draw, shared by the schedules
-    for (std::size_t i = 0; i < names.size(); ++i) xs[i] = dm::ch02::q_step(schedules[i], xs[i], tt, z);
-    // frame k shows step round(k (T-1) / (frames-1))
-    const auto target = (next_frame * (cfg.T - 1) + (cfg.frames - 1) / 2) / (cfg.frames - 1);
-    if (t != target) continue;
-    ++next_frame;
-    auto frame = frame_of(fmt::format("forward chain, t = {} of {}", t, cfg.T - 1));
+  cv::Mat frame;
+  for (std::size_t k = 0; k < frame_t.size(); ++k) {
+    frame = frame_of(grids[k], fmt::format("forward chain, t = {} of {}", frame_t[k], cfg.T - 1));
     video.write(frame);
-    if (t == cfg.T - 1)
-      for (int k = 0; k < int(cfg.fps); ++k) video.write(frame);  // hold the noise for a second
   }
+  for (int k = 0; k < int(cfg.fps); ++k) video.write(frame);  // hold the noise for a second
   // ANCHOR_END: noising_video
   const int frames = video.frames();
   video.close();
