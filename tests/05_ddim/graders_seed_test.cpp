@@ -1,0 +1,483 @@
+// Chapter 05 at the grader's seed: one test per exercise whose inputs (T, step counts, offsets, the
+// alpha_bar schedule, alpha_bar_t and alpha_bar_prev, eta, final_alpha_bar, tensors, slerp's alpha)
+// are drawn at run time from DM_GRADE_SEED, which `./course grade` draws for every run, so outputs
+// hard-coded for the fixed inputs of the golden tests do not pass. Each output is checked against a
+// truth computed here, not by another exercise: the spacing formulas in exact integer arithmetic
+// (05.1); DDIM's step written out (05.2); a plain sampler and a plain inversion loop driven by the
+// same recording fake model (05.3, 05.4), and the identity that the eta = 0 sampler (ch05_reference.hpp)
+// undoes the inversion exactly when eps does not depend on x (05.4); slerp's closed form per example in
+// plain loops (05.5). Failures name the seed; reproduce them with `./course grade --seed N`.
+// Run: build/default/bin/test_05_solutions --gtest_filter='*AtTheGradersSeed'
+//      DM_GRADE_SEED=7 build/default/bin/test_05_exercises --gtest_filter='DdimStep.*AtTheGradersSeed'
+#include <gtest/gtest.h>
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "05_ddim/ddim.hpp"
+#include "ch05_reference.hpp"
+#include "testing.hpp"
+
+using namespace dm::ch05;
+namespace t5 = dm::ch05::test;
+using dm::testing::seed_note;
+using dm::testing::seeded_normal;
+using dm::testing::seeded_scalar;
+using dm::testing::seeded_steps;
+using dm::testing::seeded_uniform;
+using dm::testing::tensors_close;
+using Steps = std::vector<std::int64_t>;
+
+namespace {
+
+const auto kF64 = torch::kFloat64;
+const Spacing kAll[] = {Spacing::Leading, Spacing::Trailing, Spacing::Linspace};
+
+std::int64_t seeded_int(std::uint64_t salt, std::int64_t lo, std::int64_t hi) {
+  return seeded_steps(1, lo, hi, salt)[0].item<std::int64_t>();
+}
+
+void report(const std::string& mistake) {
+  if (!mistake.empty()) ADD_FAILURE() << "likely mistake: " << mistake << seed_note();
+}
+
+// p / q for p >= 0, q > 0 in integers: rounded with ties to even (numpy's round, the spec), ties away
+// from zero (std::round) or truncated (the last two only to name mistakes).
+enum class Rounding { HalfEven, HalfAway, Truncate };
+std::int64_t divide(std::int64_t p, std::int64_t q, Rounding mode) {
+  std::int64_t k = p / q;
+  const std::int64_t r = p % q;
+  if (mode == Rounding::HalfEven && (2 * r > q || (2 * r == q && k % 2 == 1))) ++k;
+  if (mode == Rounding::HalfAway && 2 * r >= q) ++k;
+  return k;
+}
+
+// The schedules of ddim.hpp, largest t first, entry j (i = n - 1 - j):
+//   leading i (T / n) + offset;  trailing round(T - j T / n) - 1 = round(T (n - j) / n) - 1;
+//   linspace round(i (T - 1) / (n - 1)), {0} for n = 1.
+Steps plain_timesteps(std::int64_t T, std::int64_t n, Spacing sp, std::int64_t offset,
+                      Rounding mode = Rounding::HalfEven) {
+  Steps ts;
+  for (std::int64_t j = 0; j < n; ++j) {
+    const std::int64_t i = n - 1 - j;
+    switch (sp) {
+      case Spacing::Leading:
+        ts.push_back(i * (T / n) + offset);
+        break;
+      case Spacing::Trailing:
+        ts.push_back(divide(T * (n - j), n, mode) - 1);
+        break;
+      case Spacing::Linspace:
+        ts.push_back(n == 1 ? 0 : divide(i * (T - 1), n - 1, mode));
+        break;
+    }
+  }
+  return ts;
+}
+
+Steps plain_previous(const Steps& ts) {
+  Steps prev(ts.begin() + 1, ts.end());
+  prev.push_back(-1);
+  return prev;
+}
+
+// The largest leading offset that keeps every timestep in 0..T-1.
+std::int64_t max_offset(std::int64_t T, std::int64_t n) { return T - 1 - (n - 1) * (T / n); }
+
+// A seeded schedule: alpha_bar = prod (1 - beta_s) with beta_s uniform in [0.2, 1.8] * 8 / T, so
+// alpha_bar falls from ~1 to ~e^-8 whatever T is.
+std::vector<double> seeded_alpha_bar(std::int64_t T, std::uint64_t salt) {
+  const auto f = seeded_uniform({T}, salt, 0.2, 1.8).to(kF64).contiguous();
+  const double* p = f.data_ptr<double>();
+  std::vector<double> ab(static_cast<std::size_t>(T));
+  double prod = 1;
+  for (std::int64_t t = 0; t < T; ++t) ab[std::size_t(t)] = prod *= 1 - p[t] * 8.0 / double(T);
+  return ab;
+}
+
+// A fake model: nonlinear in x and different at every t, so a step taken with the wrong input or the
+// wrong timestep changes the result.
+torch::Tensor fake_eps(const torch::Tensor& x, std::int64_t t) {
+  const double td = double(t);
+  return 0.9 * torch::tanh((0.6 + 0.4 * std::cos(0.37 * td)) * x) + 0.1 * std::sin(0.011 * td);
+}
+
+// The fake model as an EpsFn that records the timesteps it is called at and checks the t tensor.
+struct Recorder {
+  Steps calls;
+  std::string problem;
+  EpsFn fn() {
+    return [this](const torch::Tensor& x, const torch::Tensor& t) {
+      if (t.scalar_type() != torch::kLong || t.dim() != 1 || t.size(0) != x.size(0))
+        problem = "eps_fn must get t as a [B] int64 tensor, one entry per example";
+      else if ((t != t[0]).any().item<bool>())
+        problem = "all examples of a batch sit at the same timestep";
+      const auto t0 = t.reshape({-1})[0].item<std::int64_t>();
+      calls.push_back(t0);
+      return fake_eps(x, t0);
+    };
+  }
+};
+
+torch::Tensor step_noise(const torch::Tensor& x, std::uint64_t salt, std::int64_t i) {
+  return seeded_normal(x.sizes().vec(), salt + std::uint64_t(i)).to(x.scalar_type());
+}
+
+struct Trace {
+  Steps t, noise_at;
+  std::vector<torch::Tensor> x, x0_hat;
+};
+
+// The DDIM sampler written out: for each scheduled t, eps = fake_eps(x, t), then
+//   x0_hat = (x - sqrt(1 - a) eps) / sqrt(a),  sigma = eta sqrt((1 - a_prev) / (1 - a) (1 - a / a_prev)),
+//   x = sqrt(a_prev) x0_hat + sqrt(1 - a_prev - sigma^2) eps + sigma z   (z only when sigma > 0).
+torch::Tensor plain_sample(const std::vector<double>& ab, torch::Tensor x, const Steps& ts, double eta, double final_ab,
+                           std::uint64_t noise_salt, Trace& tr) {
+  for (std::size_t i = 0; i < ts.size(); ++i) {
+    const double a = ab[std::size_t(ts[i])], ap = i + 1 < ts.size() ? ab[std::size_t(ts[i + 1])] : final_ab;
+    const auto e = fake_eps(x, ts[i]);
+    const double sigma = eta * std::sqrt((1 - ap) / (1 - a) * (1 - a / ap));
+    const auto x0 = (x - std::sqrt(1 - a) * e) / std::sqrt(a);
+    auto next = std::sqrt(ap) * x0 + std::sqrt(std::max(0.0, 1 - ap - sigma * sigma)) * e;
+    if (sigma > 0) {
+      next = next + sigma * step_noise(x, noise_salt, std::int64_t(i));
+      tr.noise_at.push_back(std::int64_t(i));
+    }
+    x = next;
+    tr.t.push_back(ts[i]);
+    tr.x.push_back(x);
+    tr.x0_hat.push_back(x0);
+  }
+  return x;
+}
+
+// DDIM inversion written out: i from the last step to the first, from level t_prev_i to level t_i,
+//   eps = fake_eps(x, t_i),  x = sqrt(a_i) (x - sqrt(1 - a_prev_i) eps) / sqrt(a_prev_i) + sqrt(1 - a_i) eps.
+torch::Tensor plain_invert(const std::vector<double>& ab, torch::Tensor x, const Steps& ts, double final_ab) {
+  for (std::size_t k = ts.size(); k-- > 0;) {
+    const double from = k + 1 < ts.size() ? ab[std::size_t(ts[k + 1])] : final_ab, to = ab[std::size_t(ts[k])];
+    const auto e = fake_eps(x, ts[k]);
+    x = std::sqrt(to) * (x - std::sqrt(1 - from) * e) / std::sqrt(from) + std::sqrt(1 - to) * e;
+  }
+  return x;
+}
+
+}  // namespace
+
+// ---- 05.1 -------------------------------------------------------------------------------------------
+
+TEST(Timesteps, FollowThePlainFormulasAtTheGradersSeed) {
+  // Three draws of T in [400, 1500] with few (3..20), some (21..200) and many (201..T) steps, T made
+  // so that T / steps and (T - 1) / (steps - 1) are not integers (an integer ratio or truncation in
+  // trailing or linspace shows); a T and an even step count that make trailing hit ties x.5 (ties to
+  // even, not away from zero); 1 and T steps for a T in [10, 1500]. The leading offset is drawn from
+  // 1.. the largest that keeps t in 0..T-1 and passed to every spacing (trailing and linspace ignore it). Truth: the
+  // formulas of ddim.hpp in exact integer arithmetic, and t_prev as the next entry of that schedule with -1 after the
+  // last.
+  const std::int64_t ranges[][2] = {{3, 20}, {21, 200}, {201, 1500}};
+  for (std::size_t r = 0; r < 6; ++r) {
+    const std::uint64_t salt = 5101 + 10 * r;
+    std::int64_t T, n;
+    if (r < 3) {
+      T = seeded_int(salt, 400, 1500);
+      n = seeded_int(salt + 1, ranges[r][0], std::min(ranges[r][1], T));
+      while (T % n == 0 || (T - 1) % (n - 1) == 0) ++T;  // fractions in trailing and in linspace
+    } else if (r == 3) {  // T = n (m + 1/2), n even: trailing's T - j T / n is a tie x.5 at every odd j
+      n = 2 * seeded_int(salt + 1, 2, 50);
+      T = n * seeded_int(salt, 1, 20) + n / 2;
+    } else {
+      T = seeded_int(5190, 10, 1500);  // the same T for 1 and for T steps
+      n = r == 4 ? 1 : T;
+    }
+    const std::int64_t offset = seeded_int(salt + 2, std::min<std::int64_t>(1, max_offset(T, n)), max_offset(T, n));
+    for (Spacing sp : kAll) {
+      const auto expected = plain_timesteps(T, n, sp, offset);
+      const auto got = ddim_timesteps(T, n, sp, offset);
+      std::string hint;
+      if (got != expected) {
+        Steps int_ratio, shifted = expected;
+        for (std::int64_t j = 0; j < n; ++j) int_ratio.push_back(T - j * (T / n) - 1);
+        for (auto& t : shifted) t += offset;
+        if (sp == Spacing::Trailing && got == int_ratio)
+          hint = "trailing uses the real ratio T / steps (a double), not the integer T / steps";
+        else if (sp != Spacing::Leading && got == plain_timesteps(T, n, sp, offset, Rounding::Truncate))
+          hint = "round to the nearest integer (std::nearbyint), do not truncate";
+        else if (sp != Spacing::Leading && got == plain_timesteps(T, n, sp, offset, Rounding::HalfAway))
+          hint = "ties go to the even neighbour, as numpy's round does (std::nearbyint), not away from zero";
+        else if (sp != Spacing::Leading && offset != 0 && got == shifted)
+          hint = "the offset applies to leading spacing only";
+        else if (!got.empty() && got.front() < got.back())
+          hint = "the schedule must be decreasing: the largest t comes first";
+      }
+      EXPECT_EQ(got, expected) << spacing_name(sp) << ", T = " << T << ", " << n << " steps, offset " << offset
+                               << ": got " << t5::show(got) << ", expected " << t5::show(expected)
+                               << (hint.empty() ? "" : "\nlikely mistake: " + hint) << seed_note();
+      const auto prev = previous_timesteps(expected);
+      const auto want = plain_previous(expected);
+      std::string phint;
+      if (prev.size() + 1 == expected.size())
+        phint = "one t_prev per timestep: the last step goes to t = -1 (the data)";
+      else if (!prev.empty() && prev.back() == 0)
+        phint = "the last step lands on t = -1 (alpha_bar = 1, the data), not on t = 0";
+      else if (prev != want && n > 1 && prev.size() == want.size() && prev[0] == expected[0] - T / n)
+        phint = "t_prev is the next entry of the schedule, not t - T/steps (right for leading only)";
+      EXPECT_EQ(prev, want) << spacing_name(sp) << ", T = " << T << ", " << n << " steps: t_prev of "
+                            << t5::show(expected) << (phint.empty() ? "" : "\nlikely mistake: " + phint) << seed_note();
+    }
+  }
+}
+
+// ---- 05.2 -------------------------------------------------------------------------------------------
+
+TEST(DdimStep, MatchesTheUpdateAtTheGradersSeed) {
+  // alpha_bar_t in [0.02, 0.9], alpha_bar_prev a fraction 0.1..0.9 of the way from it to 1, eta in
+  // [0.2, 1]: sigma^2 is then at least 0.4% of 1 - alpha_bar_prev, and every term of the update counts.
+  const double a = seeded_scalar(5201, 0.02, 0.9), ap = a + (1 - a) * seeded_scalar(5202, 0.1, 0.9);
+  const double eta = seeded_scalar(5203, 0.2, 1.0);
+  const double sigma = eta * std::sqrt((1 - ap) / (1 - a) * (1 - a / ap));
+  const std::string at = fmt::format("alpha_bar_t = {}, alpha_bar_prev = {}, eta = {}", a, ap, eta);
+
+  const double got_sigma = ddim_sigma(a, ap, eta);
+  std::string hint;
+  auto near = [&](double w) { return std::isfinite(w) && std::abs(got_sigma - w) <= 1e-9 + 1e-6 * std::abs(w); };
+  if (!near(sigma)) {
+    if (near(eta * std::sqrt((1 - a) / (1 - ap) * (1 - a / ap))))
+      hint = "the first ratio is upside down: (1 - alpha_bar_prev) / (1 - alpha_bar_t)";
+    else if (near(sigma * sigma))
+      hint = "ddim_sigma returns sigma^2: return the standard deviation";
+    else if (near(sigma / eta))
+      hint = "eta is missing: sigma(eta) = eta * sqrt(...) sqrt(...)";
+    else if (near(eta * std::sqrt((1 - ap) / (1 - a)) * (1 - a / ap)))
+      hint = "the second factor needs its square root: sqrt(1 - alpha_bar_t / alpha_bar_prev)";
+  }
+  EXPECT_NEAR(got_sigma, sigma, 1e-12) << "sigma(eta), DDIM's eq. 16, " << at
+                                       << (hint.empty() ? "" : "\nlikely mistake: " + hint) << seed_note();
+  EXPECT_EQ(ddim_sigma(a, ap, 0.0), 0.0) << "eta = 0 gives sigma = 0 exactly, " << at << seed_note();
+
+  const std::vector<std::int64_t> shape = {3, 2, 4, 4};
+  const auto xt = seeded_scalar(5204, 0.5, 2) * seeded_normal(shape, 5205).to(kF64);
+  const auto eps = seeded_normal(shape, 5206).to(kF64), z = seeded_normal(shape, 5207).to(kF64);
+  const auto x0 = (xt - std::sqrt(1 - a) * eps) / std::sqrt(a);
+  const auto got_x0 = predict_x0(xt, eps, a);
+  report(t5::diagnose(
+      got_x0, x0,
+      {{"x0_hat is missing the 1/sqrt(alpha_bar_t) factor", xt - std::sqrt(1 - a) * eps},
+       {"x0_hat divides by alpha_bar_t, not by its square root", (xt - std::sqrt(1 - a) * eps) / a},
+       {"the noise is scaled by 1 - alpha_bar_t, not by its square root", (xt - (1 - a) * eps) / std::sqrt(a)}}));
+  EXPECT_TRUE(tensors_close("predict_x0, " + at, got_x0, x0, 1e-9, 1e-7)) << seed_note();
+
+  const auto st = ddim_step(xt, eps, a, ap, eta, z);
+  ASSERT_TRUE(st.x_prev.defined() && st.x0_hat.defined()) << "ddim_step must fill x_prev and x0_hat" << seed_note();
+  const auto x_prev = std::sqrt(ap) * x0 + std::sqrt(1 - ap - sigma * sigma) * eps + sigma * z;
+  report(t5::diagnose(st.x_prev, x_prev,
+                      {{"the direction term lacks the sigma^2: it is sqrt(1 - alpha_bar_prev - sigma^2) eps",
+                        std::sqrt(ap) * x0 + std::sqrt(1 - ap) * eps + sigma * z},
+                       {"sigma must be squared in the direction term: sqrt(1 - alpha_bar_prev - sigma^2)",
+                        std::sqrt(ap) * x0 + std::sqrt(std::max(0.0, 1 - ap - sigma)) * eps + sigma * z},
+                       {"sigma must be squared in the direction term: sqrt(1 - alpha_bar_prev - sigma^2)",
+                        std::sqrt(ap) * x0 + std::sqrt(1 - ap - sigma) * eps + sigma * z},
+                       {"the direction term uses alpha_bar_t: it is sqrt(1 - alpha_bar_prev - sigma^2) eps",
+                        std::sqrt(ap) * x0 + std::sqrt(std::max(0.0, 1 - a - sigma * sigma)) * eps + sigma * z},
+                       {"the noise term is sigma z, not sigma^2 z",
+                        std::sqrt(ap) * x0 + std::sqrt(1 - ap - sigma * sigma) * eps + sigma * sigma * z},
+                       {"the data term is sqrt(alpha_bar_prev) x0_hat, not alpha_bar_prev x0_hat",
+                        ap * x0 + std::sqrt(1 - ap - sigma * sigma) * eps + sigma * z}}));
+  EXPECT_TRUE(tensors_close("x_prev = sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev - sigma^2) eps + sigma z, " + at,
+                            st.x_prev, x_prev, 1e-9, 1e-7))
+      << seed_note();
+  EXPECT_TRUE(tensors_close("ddim_step's x0_hat, " + at, st.x0_hat, x0, 1e-9, 1e-7)) << seed_note();
+
+  // eta = 0 needs no z; the final step (alpha_bar_prev = 1) lands on x0_hat whatever eta is.
+  const auto det = ddim_step(xt, eps, a, ap, 0.0);
+  ASSERT_TRUE(det.x_prev.defined()) << seed_note();
+  EXPECT_TRUE(tensors_close("eta = 0, no z: sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev) eps, " + at, det.x_prev,
+                            std::sqrt(ap) * x0 + std::sqrt(1 - ap) * eps, 1e-9, 1e-7))
+      << seed_note();
+  const double a_last = seeded_scalar(5208, 0.3, 0.999), eta_last = seeded_scalar(5209, 0, 1);
+  const auto last = ddim_step(xt, eps, a_last, 1.0, eta_last, z);
+  ASSERT_TRUE(last.x_prev.defined()) << seed_note();
+  EXPECT_TRUE(
+      tensors_close(fmt::format("final step to alpha_bar_prev = 1 from {} (eta = {}): x0_hat", a_last, eta_last),
+                    last.x_prev, (xt - std::sqrt(1 - a_last) * eps) / std::sqrt(a_last), 1e-9, 1e-7))
+      << seed_note();
+}
+
+// ---- 05.3 -------------------------------------------------------------------------------------------
+
+TEST(DdimSampler, RunsThePlainLoopAtTheGradersSeed) {
+  // A seeded schedule of T in [40, 600] steps; for each spacing 2..13 sampling steps, not dividing T (a
+  // seeded leading offset), final_alpha_bar 1 or alpha_bar[0] (each for one spacing at least), eta = 0
+  // and eta in [0.2, 1]; x_T [B, D].
+  // The recording fake model drives both the sampler and a plain loop written here: the model's
+  // timesteps, the steps that draw noise, every callback and the result must agree.
+  const std::int64_t T = seeded_int(5301, 40, 600);
+  const auto ab = seeded_alpha_bar(T, 5302);
+  const auto ab_t = t5::to_tensor(ab);
+  const std::int64_t B = seeded_int(5303, 1, 4), D = seeded_int(5304, 2, 6);
+  const auto xT = seeded_normal({B, D}, 5305).to(kF64);
+  const std::size_t coin = std::size_t(seeded_int(5306, 0, 1));
+  for (std::size_t k = 0; k < 3; ++k) {
+    const Spacing sp = kAll[k];
+    const std::uint64_t salt = 5310 + 10 * k;
+    std::int64_t n = seeded_int(salt, 2, 12);
+    if (T % n == 0) ++n;  // so t - T / steps is not the next trailing entry
+    const std::int64_t offset = sp == Spacing::Leading ? seeded_int(salt + 1, 0, max_offset(T, n)) : 0;
+    const double final_ab = (k + coin) % 2 == 0 ? 1.0 : ab[0];  // both among the three spacings
+    for (double eta : {0.0, seeded_scalar(salt + 3, 0.2, 1.0)}) {
+      const std::string at = fmt::format("{}, T = {}, {} steps, offset {}, eta = {}, final_alpha_bar = {}",
+                                         spacing_name(sp), T, n, offset, eta, final_ab);
+      DdimOptions opt;
+      opt.steps = n;
+      opt.spacing = sp;
+      opt.offset = offset;
+      opt.eta = eta;
+      opt.final_alpha_bar = final_ab;
+      const std::uint64_t noise_salt = salt + 100;
+      Recorder rec;
+      Steps noise_at;
+      NoiseFn noise = [&](const torch::Tensor& x, std::int64_t i) {
+        noise_at.push_back(i);
+        return step_noise(x, noise_salt, i);
+      };
+      Trace seen;
+      StepCallback cb = [&](std::int64_t i, std::int64_t t, const torch::Tensor& x, const torch::Tensor& x0_hat) {
+        EXPECT_EQ(i, std::int64_t(seen.t.size())) << "steps are counted 0, 1, ..." << seed_note();
+        seen.t.push_back(t);
+        seen.x.push_back(x.clone());
+        seen.x0_hat.push_back(x0_hat.clone());
+      };
+      const auto out = ddim_sample(rec.fn(), ab_t, xT, opt, noise, cb);
+      const auto ts = plain_timesteps(T, n, sp, offset);
+      Trace ref;
+      const auto expected = plain_sample(ab, xT, ts, eta, final_ab, noise_salt, ref);
+      EXPECT_TRUE(rec.problem.empty()) << rec.problem << seed_note();
+      EXPECT_EQ(rec.calls, ts) << "the model is called once per step, at " << t5::show(ts) << "; got "
+                               << t5::show(rec.calls) << " (" << at << ")" << seed_note();
+      EXPECT_EQ(noise_at, ref.noise_at) << "noise is drawn exactly at the steps with sigma > 0, "
+                                        << t5::show(ref.noise_at) << "; got " << t5::show(noise_at) << " (" << at << ")"
+                                        << seed_note();
+      ASSERT_TRUE(out.defined()) << seed_note();
+      EXPECT_TRUE(tensors_close("x_0 against the plain loop, " + at, out, expected, 1e-9, 1e-7)) << seed_note();
+      EXPECT_EQ(seen.t, ts) << "on_step is called after every step with its t (" << at << ")" << seed_note();
+      for (std::size_t i = 0; i < std::min(seen.t.size(), ref.t.size()); ++i) {
+        EXPECT_TRUE(tensors_close(fmt::format("on_step x at step {}, {}", i, at), seen.x[i], ref.x[i], 1e-9, 1e-7))
+            << seed_note();
+        EXPECT_TRUE(tensors_close(fmt::format("on_step x0_hat at step {}, {}", i, at), seen.x0_hat[i], ref.x0_hat[i],
+                                  1e-9, 1e-7))
+            << seed_note();
+      }
+    }
+  }
+}
+
+// ---- 05.4 -------------------------------------------------------------------------------------------
+
+TEST(DdimInversion, WalksThePlainStepsUpwardsAtTheGradersSeed) {
+  // A seeded schedule as for 05.3; for each spacing 2..12 steps, final_alpha_bar 1 or alpha_bar[0]
+  // (each for one spacing at least) and a seeded eta (which inversion ignores). Truth: the inversion loop written here,
+  // with the same fake model, called at the target levels from the last step to the first.
+  const std::int64_t T = seeded_int(5401, 40, 600);
+  const auto ab = seeded_alpha_bar(T, 5402);
+  const auto ab_t = t5::to_tensor(ab);
+  const std::int64_t B = seeded_int(5403, 1, 4), D = seeded_int(5404, 2, 6);
+  const auto x0 = seeded_scalar(5405, 0.5, 2) * seeded_normal({B, D}, 5406).to(kF64);
+  const std::size_t coin = std::size_t(seeded_int(5407, 0, 1));
+  for (std::size_t k = 0; k < 3; ++k) {
+    const Spacing sp = kAll[k];
+    const std::uint64_t salt = 5410 + 10 * k;
+    DdimOptions opt;
+    opt.steps = seeded_int(salt, 2, 12);
+    opt.spacing = sp;
+    opt.offset = sp == Spacing::Leading ? seeded_int(salt + 1, 0, max_offset(T, opt.steps)) : 0;
+    opt.final_alpha_bar = (k + coin) % 2 == 0 ? 1.0 : ab[0];  // both among the three spacings
+    opt.eta = seeded_scalar(salt + 3, 0, 1);
+    const std::string at = fmt::format("{}, T = {}, {} steps, offset {}, final_alpha_bar = {}", spacing_name(sp), T,
+                                       opt.steps, opt.offset, opt.final_alpha_bar);
+    Recorder rec;
+    const auto got = ddim_invert(rec.fn(), ab_t, x0, opt);
+    const auto ts = plain_timesteps(T, opt.steps, sp, opt.offset);
+    const Steps up(ts.rbegin(), ts.rend()), prev = plain_previous(ts), at_source(prev.rbegin(), prev.rend());
+    EXPECT_TRUE(rec.problem.empty()) << rec.problem << seed_note();
+    EXPECT_EQ(rec.calls, up) << "inversion runs the steps backwards, calling the model at each step's target level "
+                             << t5::show(up) << "; got " << t5::show(rec.calls) << " (" << at << ")"
+                             << (rec.calls == at_source ? "\nlikely mistake: the model is called at the source level"
+                                                        : "")
+                             << seed_note();
+    ASSERT_TRUE(got.defined()) << seed_note();
+    EXPECT_TRUE(tensors_close("latent against the plain inversion loop, " + at, got,
+                              plain_invert(ab, x0, ts, opt.final_alpha_bar), 1e-9, 1e-7))
+        << seed_note();
+  }
+
+  // The identity: when eps does not depend on x, each inversion step is the exact inverse of the
+  // sampler's step at the same timestep, so the plain eta = 0 sampler of ch05_reference.hpp (trailing,
+  // landing on alpha_bar = 1) brings the latent back to x0 up to rounding. 2..50 trailing steps.
+  const auto w = seeded_normal({B, D}, 5450).to(kF64);
+  auto eps_t = [&](const torch::Tensor&, const torch::Tensor& t) {
+    const double td = double(t.reshape({-1})[0].item<std::int64_t>());
+    return std::cos(0.37 * td) * w + 0.2 * std::sin(0.011 * td);
+  };
+  DdimOptions opt;
+  opt.steps = seeded_int(5451, 2, std::min<std::int64_t>(50, T));
+  const auto latent = ddim_invert(eps_t, ab_t, x0, opt);
+  ASSERT_TRUE(latent.defined()) << seed_note();
+  const auto back = t5::reference_ddim_eta0(eps_t, ab_t, latent, t5::trailing(T, opt.steps));
+  EXPECT_TRUE(tensors_close(
+      fmt::format("sample(invert(x0)) = x0 for an eps independent of x, trailing, T = {}, {} steps", T, opt.steps),
+      back, x0, 1e-9, 1e-7))
+      << seed_note();
+}
+
+// ---- 05.5 -------------------------------------------------------------------------------------------
+
+TEST(Slerp, FollowsTheGreatCircleAtTheGradersSeed) {
+  // B = 6 pairs of [2, 3, 4] noises of different sizes and angles (z1 = c z0 + w, c in [-1.5, 1.5] per
+  // example), the last pair parallel (z1 = k z0, the straight-line fallback); alpha in [0.05, 0.45] or
+  // [0.55, 0.95].
+  // Truth: theta = arccos(<z0, z1> / (|z0| |z1|)) per example and the closed form, in plain loops.
+  const std::int64_t B = 6;
+  const std::vector<std::int64_t> shape = {B, 2, 3, 4};
+  const double alpha_low = seeded_scalar(5501, 0.05, 0.45);  // away from 1/2, where swapped weights agree
+  const double alpha = seeded_int(5507, 0, 1) ? 1 - alpha_low : alpha_low;
+  auto z0 = seeded_normal(shape, 5502) * seeded_uniform({B, 1, 1, 1}, 5503, 0.5, 2);
+  auto z1 = seeded_uniform({B, 1, 1, 1}, 5504, -1.5, 1.5) * z0 + seeded_normal(shape, 5505);
+  z1[B - 1].copy_(seeded_scalar(5506, 0.5, 2) * z0[B - 1]);
+  const auto a = z0.reshape({B, -1}).to(kF64).contiguous(), b = z1.reshape({B, -1}).to(kF64).contiguous();
+  const std::int64_t D = a.size(1);
+  auto expected = torch::empty({B, D}, kF64), swapped = torch::empty({B, D}, kF64);
+  const double *pa = a.data_ptr<double>(), *pb = b.data_ptr<double>();
+  double *pe = expected.data_ptr<double>(), *ps = swapped.data_ptr<double>();
+  for (std::int64_t i = 0; i < B; ++i) {
+    double dot = 0, na = 0, nb = 0;
+    for (std::int64_t j = 0; j < D; ++j) {
+      dot += pa[i * D + j] * pb[i * D + j];
+      na += pa[i * D + j] * pa[i * D + j];
+      nb += pb[i * D + j] * pb[i * D + j];
+    }
+    const double theta = std::acos(std::clamp(dot / std::sqrt(na * nb), -1.0, 1.0)), sin = std::sin(theta);
+    const double w0 = sin < 1e-6 ? 1 - alpha : std::sin((1 - alpha) * theta) / sin;
+    const double w1 = sin < 1e-6 ? alpha : std::sin(alpha * theta) / sin;
+    for (std::int64_t j = 0; j < D; ++j) {
+      pe[i * D + j] = w0 * pa[i * D + j] + w1 * pb[i * D + j];
+      ps[i * D + j] = sin < 1e-6 ? pe[i * D + j] : w1 * pa[i * D + j] + w0 * pb[i * D + j];
+    }
+  }
+  expected = expected.view(shape);
+  swapped = swapped.view(shape);
+  const auto got = slerp(z0, z1, alpha);
+  ASSERT_TRUE(got.defined()) << seed_note();
+  ASSERT_EQ(got.sizes(), z0.sizes()) << seed_note();
+  EXPECT_EQ(got.scalar_type(), torch::kFloat32) << "slerp returns the inputs' dtype" << seed_note();
+  ASSERT_FALSE(torch::isnan(got).any().item<bool>())
+      << "parallel inputs (sin theta = 0) must not give NaN" << seed_note();
+  report(t5::diagnose(got, expected,
+                      {{"this is the straight line (lerp), not slerp", (1 - alpha) * z0 + alpha * z1},
+                       {"the weights are swapped: z0 gets sin((1 - alpha) theta) / sin theta", swapped}},
+                      1e-4, 1e-5));
+  EXPECT_TRUE(tensors_close(fmt::format("slerp(z0, z1, {}) per example", alpha), got, expected, 1e-5, 1e-5))
+      << seed_note();
+}
