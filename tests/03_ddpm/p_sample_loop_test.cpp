@@ -155,7 +155,9 @@ TEST(PSampleLoop, ReturnsTheLastStepsSampleAndReportsEveryStep) {
   if (!r.callback_x.empty() && torch::allclose(r.callback_x.back(), x_T))
     ADD_FAILURE() << "likely mistake: on_step got x_t, not the step's result x_prev";
   EXPECT_TRUE(dm::testing::tensors_close("p_sample_loop(T = 7)", x, want, 1e-6, 1e-5));
-  if (!r.callback_x.empty()) EXPECT_TRUE(torch::allclose(r.callback_x.back(), x)) << "the last on_step gets x_0";
+  if (!r.callback_x.empty()) {
+    EXPECT_TRUE(torch::allclose(r.callback_x.back(), x)) << "the last on_step gets x_0";
+  }
 }
 
 TEST(PSampleLoop, MatchesThePlainLoopAtTheGradersSeed) {
