@@ -18,7 +18,6 @@
 #include <torch/torch.h>
 #include <Eigen/Dense>
 #include <nlohmann/json.hpp>
-#include <unsupported/Eigen/MatrixFunctions>
 
 #include "dm/atomic_write.hpp"
 #include "dm/data/fashion_mnist.hpp"
@@ -42,12 +41,6 @@ Eigen::MatrixXd normal_rows(Eigen::Index n, Eigen::Index d, std::uint64_t seed, 
   for (Eigen::Index i = 0; i < n; ++i)
     for (Eigen::Index j = 0; j < d; ++j) x(i, j) = g(rng);
   return x;
-}
-
-// A random symmetric positive definite matrix A A^T / d + 0.1 I.
-Eigen::MatrixXd random_spd(Eigen::Index d, std::uint64_t seed) {
-  const Eigen::MatrixXd a = normal_rows(d, d, seed);
-  return a * a.transpose() / static_cast<double>(d) + 0.1 * Eigen::MatrixXd::Identity(d, d);
 }
 
 GaussianStats stats(Eigen::VectorXd mu, Eigen::MatrixXd sigma) {
