@@ -102,9 +102,10 @@ Schedule make_schedule(const std::string& name, std::int64_t T) {
   if (name == "linear") {
     const double scale = 1000.0 / double(T);
     if (0.02 * scale >= 1)
-      throw dm::UsageError(fmt::format("-T {}: the linear schedule scaled to {} steps would reach beta = {:.3g} >= 1; "
-                                       "use -T 21 or more, or --schedule cosine",
-                                       T, T, 0.02 * scale));
+      throw dm::UsageError(
+          fmt::format("-T {}: the linear schedule scaled to {} steps would reach beta = {:.3g} >= 1; "
+                      "use -T 21 or more, or --schedule cosine",
+                      T, T, 0.02 * scale));
     return dm::ch02::make_schedule(dm::ch02::linear_beta_schedule(T, 1e-4 * scale, 0.02 * scale));
   }
   return dm::ch02::named_schedule(name, T);

@@ -58,8 +58,8 @@ TrainStepResult train_step(const TrainStepParts& parts, const Schedule& s, const
 // ---- 03.7 the ancestral sampler (Algorithm 2) --------------------------------------------------------
 // One reverse step, called as step(x_t, t, eps, z): 03.3's p_sample with the schedule and the variance
 // bound, in the program.
-using ReverseStepFn =
-    std::function<ReverseStep(const torch::Tensor& x_t, std::int64_t t, const torch::Tensor& eps, const torch::Tensor& z)>;
+using ReverseStepFn = std::function<ReverseStep(const torch::Tensor& x_t, std::int64_t t, const torch::Tensor& eps,
+                                                const torch::Tensor& z)>;
 // The fresh N(0, I) noise of the step at timestep t, called as noise(x_t, t): x_t's shape and device.
 using StepNoiseFn = std::function<torch::Tensor(const torch::Tensor& x_t, std::int64_t t)>;
 // Called after the step at timestep t with that step's result (for the program's videos).
@@ -77,6 +77,7 @@ using SampleCallback = std::function<void(std::int64_t t, const torch::Tensor& x
 //   on_step    optional, called after every step
 //   returns    x_0, x_T's shape
 torch::Tensor p_sample_loop(const EpsModel& eps_theta, const ReverseStepFn& step, std::int64_t T,
-                            const torch::Tensor& x_T, const StepNoiseFn& noise, const SampleCallback& on_step = nullptr);
+                            const torch::Tensor& x_T, const StepNoiseFn& noise,
+                            const SampleCallback& on_step = nullptr);
 
 }  // namespace dm::ch03

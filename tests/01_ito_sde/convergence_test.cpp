@@ -97,8 +97,8 @@ TEST(Convergence, WeakOrderIsOne) {
     const double exact_weak = g.x0 * (std::exp(g.lambda * g.T) - std::pow(1 + g.lambda * e.h, n));
     const double se = weak_error_se(g, shared_noise(), n);
     rel_se.push_back(se / exact_weak);
-    EXPECT_NEAR(e.weak, exact_weak, 5 * se) << "weak error at h = " << e.h << " against its closed form "
-                                            << exact_weak << " (Monte-Carlo standard error " << se << ")";
+    EXPECT_NEAR(e.weak, exact_weak, 5 * se) << "weak error at h = " << e.h << " against its closed form " << exact_weak
+                                            << " (Monte-Carlo standard error " << se << ")";
   }
   // The slope's own error: a least-squares slope is sum_i c_i log err_i with c_i = dx_i / sum dx^2,
   // and log err_i carries a relative error se_i / err_i.

@@ -57,7 +57,8 @@ double kl_mean_term(const Schedule& s, std::int64_t t, Variance var, const torch
                     const torch::Tensor& eps_theta) {
   const auto c = test::scalars(s, t);
   auto x_t = std::sqrt(c.ab) * x0 + std::sqrt(1 - c.ab) * eps;
-  auto mu_tilde = std::sqrt(c.ab_prev) * c.beta / (1 - c.ab) * x0 + std::sqrt(c.alpha) * (1 - c.ab_prev) / (1 - c.ab) * x_t;
+  auto mu_tilde =
+      std::sqrt(c.ab_prev) * c.beta / (1 - c.ab) * x0 + std::sqrt(c.alpha) * (1 - c.ab_prev) / (1 - c.ab) * x_t;
   auto mu_theta = (x_t - c.beta / std::sqrt(1 - c.ab) * eps_theta) / std::sqrt(c.alpha);
   const double sigma2 = var == Variance::Beta ? c.beta : c.beta_tilde;
   return ((mu_tilde - mu_theta).pow(2) / (2 * sigma2)).sum().item<double>();
@@ -150,8 +151,8 @@ TEST(ElboWeights, TurnEachKlIntoAWeightedNoiseError) {
       const double want = kl_mean_term(sched(), t, var, x0, eps, eps_theta);
       const double got = l[t].item<double>() * err;
       const auto why = weight_mistake(l[t].item<double>(), sched(), t, var);
-      const auto where = std::string(var == Variance::Beta ? "sigma^2 = beta" : "sigma^2 = beta_tilde") +
-                         ", t = " + std::to_string(t);
+      const auto where =
+          std::string(var == Variance::Beta ? "sigma^2 = beta" : "sigma^2 = beta_tilde") + ", t = " + std::to_string(t);
       if (!why.empty()) ADD_FAILURE() << where << ", likely mistake: " << why;
       EXPECT_NEAR(got, want, 1e-9 * want) << where << ": lambda_t |eps - eps_theta|^2 against the KL of the means";
     }

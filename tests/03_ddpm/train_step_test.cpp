@@ -42,7 +42,7 @@ torch::Tensor reference_loss(const Schedule& s, const EpsModel& eps_theta, const
 
 // The parts, with everything they are asked recorded.
 struct Harness {
-  torch::Tensor w = torch::full({1}, 0.3, torch::kFloat64).requires_grad_();  // [1], float64: exact checks
+  torch::Tensor w = torch::full({1}, 0.3, torch::kFloat64).requires_grad_();            // [1], float64: exact checks
   torch::Tensor b = torch::full({1, 1, 1, 1}, -0.2, torch::kFloat64).requires_grad_();  // [1, 1, 1, 1]
   double lr = 0.05;
   torch::Tensor t_draw, eps_draw;  // what the draws return
@@ -156,8 +156,9 @@ TEST(TrainStep, ClipsTheGlobalGradientNorm) {
   const double ew = e.w - w0, eb = e.b - b0;
   std::string why;
   if (std::abs(dw - ew / e.scale) < 1e-6 * std::abs(ew / e.scale) + 1e-12)
-    why = "the step is not clipped: scale the gradients by max_grad_norm / norm before the optimizer steps "
-          "(clipping after the step changes nothing)";
+    why =
+        "the step is not clipped: scale the gradients by max_grad_norm / norm before the optimizer steps "
+        "(clipping after the step changes nothing)";
   else if (std::abs(std::abs(dw) - h.lr * 1e-3) < 1e-9 && std::abs(std::abs(db) - h.lr * 1e-3) < 1e-9)
     why = "each parameter was clipped on its own; clip the global norm of all gradients together";
   if (!why.empty()) ADD_FAILURE() << "likely mistake: " << why;
@@ -182,9 +183,9 @@ TEST(TrainStep, StartsEveryStepFromFreshGradients) {
     const bool zeroed = std::find(h.events.begin(), h.events.end(), "zero_grad") != h.events.end();
     const bool moved = std::abs(h.w.item<double>() - w1) > 1e-12;
     ADD_FAILURE() << "likely mistake: "
-                  << (!zeroed  ? "the gradients accumulate across steps: call zero_grad before backward()"
-                      : moved  ? "the gradients were cleared at the wrong moment: clear them before backward()"
-                               : "the parameters did not move: were the gradients cleared after backward()?");
+                  << (!zeroed ? "the gradients accumulate across steps: call zero_grad before backward()"
+                      : moved ? "the gradients were cleared at the wrong moment: clear them before backward()"
+                              : "the parameters did not move: were the gradients cleared after backward()?");
   }
   EXPECT_NEAR(h.w.item<double>(), e.w, 1e-6) << "w after the second step";
   EXPECT_NEAR(h.b.item<double>(), e.b, 1e-6) << "b after the second step";

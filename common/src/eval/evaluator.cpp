@@ -2,7 +2,6 @@
 // set's reference features, and turns a batch of samples into an EvalReport.
 #include "dm/eval/evaluator.hpp"
 
-#include <stdexcept>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -13,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <sstream>
+#include <stdexcept>
 #include <vector>
 
 #include <fmt/format.h>

@@ -52,9 +52,10 @@ LoopResult run_training(const LoopOptions& opts, const LoopHooks& hooks, std::in
     const auto out = hooks.step(step);
     if (!out.finite || !std::isfinite(out.loss)) {
       bar.finish();
-      const auto kept = last_good > 0 ? fmt::format("The last good checkpoint (step {}) is untouched; {}, then --resume.",
-                                                    last_good, opts.nan_advice)
-                                      : fmt::format("No checkpoint was written yet; {} and start again.", opts.nan_advice);
+      const auto kept = last_good > 0
+                            ? fmt::format("The last good checkpoint (step {}) is untouched; {}, then --resume.",
+                                          last_good, opts.nan_advice)
+                            : fmt::format("No checkpoint was written yet; {} and start again.", opts.nan_advice);
       throw UserError(fmt::format("the loss is {} at step {}: training stopped. {}", out.loss, step, kept));
     }
     losses.push_back(out.loss);

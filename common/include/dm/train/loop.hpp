@@ -40,9 +40,9 @@ struct StepOutcome {
 };
 
 struct LoopHooks {
-  std::function<StepOutcome(std::int64_t step)> step;   // one step; `step` counts the steps done before it
-  std::function<void(std::int64_t done)> save;          // write a checkpoint after `done` steps
-  std::function<void(std::int64_t done)> preview;       // optional: a video frame, a sample grid
+  std::function<StepOutcome(std::int64_t step)> step;  // one step; `step` counts the steps done before it
+  std::function<void(std::int64_t done)> save;         // write a checkpoint after `done` steps
+  std::function<void(std::int64_t done)> preview;      // optional: a video frame, a sample grid
 };
 
 struct LoopResult {
