@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -368,7 +369,8 @@ TEST(Posterior, CoefficientsCompleteTheSquareAtTheGradersSeed) {
   // / lambda with eta_xt = sqrt(alpha_t) / beta_t, eta_x0 = sqrt(ab_{t-1}) / (1 - ab_{t-1}). At t = 0 the data is
   // given exactly (ab_{-1} = 1): variance 0, coefficient 1 on x_0, 0 on x_t.
   const auto beta = values(s.beta), ab = values(s.alpha_bar);
-  std::vector<double> var{0.0}, c0{1.0}, ct{0.0}, beta_t{beta[0]}, shifted{0.0}, upside{0.0};
+  std::vector<double> var{0.0}, c0{1.0}, ct{0.0}, beta_t{beta[0]}, shifted{0.0},
+      upside{std::numeric_limits<double>::infinity()};  // upside down, t = 0 divides by 1 - 1
   std::vector<double> c0_unshifted{std::sqrt(ab[0]) * beta[0] / (1 - ab[0])}, ct_ab{0.0};
   for (std::size_t t = 1; t < beta.size(); ++t) {
     const double alpha = 1 - beta[t], ab_prev = ab[t - 1];
