@@ -146,6 +146,9 @@ def gate_manifest(m: Manifest) -> list[str]:
                                 f"({lines} lines{', ' + e.kind if e.kind else ''}; CONTRIBUTING.md, \"Points\")")
         if not e.hint:
             problems.append(f"exercise {e.id}: no hint")
+        for name in e.core:
+            if not e.matches(name):
+                problems.append(f"exercise {e.id}: core test '{name}', which its filter '{e.tests}' does not select")
         for name in e.weights:
             if not e.matches(name):
                 problems.append(f"exercise {e.id}: weight for '{name}', which its filter '{e.tests}' does not select")
@@ -173,6 +176,8 @@ def gate_seeds(m: Manifest, preset: str) -> tuple[list[str], str]:
         for e in ch.exercises:
             if not any(e.matches(t) for t in seeded):
                 problems.append(f"exercise {e.id}: no test of its filter '{e.tests}' ends in AtTheGradersSeed")
+            problems += [f"exercise {e.id}: its core test '{c}' is not a test of {binary.name}"
+                         for c in e.core if c not in names]
         n += len(seeded)
         for seed in seeds:
             run = run_tests(binary, "*AtTheGradersSeed", timeout=300, env={"DM_GRADE_SEED": str(seed)})

@@ -6,7 +6,8 @@ A file that does not compile is replaced by its generated stub (the build's
 DM_STUB_FILES) so the rest of its chapter still builds: it costs only the exercises in
 that file. A crash, hang or exception costs only the exercise whose tests hit it.
 
-Points are split over an exercise's tests by the manifest's weights (partial credit).
+Points are split over an exercise's tests by the manifest's weights (partial credit), unless
+it fails every one of its `core` tests (those no trivial answer passes): then it scores 0.
 Every run draws a seed (or takes --seed) that the tests read from DM_GRADE_SEED for
 their run-time inputs, so hard-coded outputs of the fixed inputs do not pass; the seed
 is printed and written into results.json, and `./course grade --seed N` repeats a run.
@@ -164,6 +165,9 @@ def grade_one(ex: Exercise, binary: Path, broken: dict[str, str], timeout: float
     weight = sum(ex.weight(r.name) for r in ran)
     earned = sum(ex.weight(r.name) for r in ran if r.passed)
     score = round(ex.points * earned / weight, 2) if weight > 0 else (ex.points if not failed else 0)
+    core = [r for r in ran if r.name in ex.core]
+    if core and not any(r.passed for r in core):  # fails every check of the answer itself: no partial credit
+        score = 0
     if not failed:
         return Outcome(ex, "passed", ex.points, f"{len(ran)} tests", run.output, run.seconds, names)
     msg = "\n\n".join(f"{r.name}:\n{r.message.strip()}" for r in failed)

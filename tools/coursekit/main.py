@@ -127,7 +127,14 @@ def cmd_mutants(m: Manifest, a) -> int:
     from . import mutants
     if not a.no_setup:
         setup.ensure(quiet=True)
-    return mutants.run(m, a.keys, a.preset, a.timeout, a.seed)
+    return mutants.run(m, a.keys, a.preset, a.timeout, a.seed, trivial_only=a.trivial)
+
+
+def cmd_drives(m: Manifest, a) -> int:
+    from . import drives
+    if not a.no_setup:
+        setup.ensure(quiet=True)
+    return drives.run(m, a.keys)
 
 
 def cmd_gen(m: Manifest, a) -> int:
@@ -309,6 +316,11 @@ def main(argv: list[str]) -> int:
     p.add_argument("keys", nargs="*", metavar="ID", help="exercise ids (03.2) or chapters (03); default: all")
     p.add_argument("--seed", type=int, help="the seed of the run-time inputs (default: drawn)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per exercise")
+    p.add_argument("--trivial", action="store_true", help="only the trivial answers (zeros, constant, flipped, ...)")
+    p.add_argument("--no-setup", action="store_true")
+    p = add("drives", cmd_drives, "stub each exercise alone and check that its chapter program stops at it "
+                                  "(the program runs the student's code); writes tests/DRIVES.md")
+    p.add_argument("keys", nargs="*", metavar="ID", help="exercise ids (03.2) or chapters (03); default: all")
     p.add_argument("--no-setup", action="store_true")
     add("list", cmd_list, "list chapters and exercises")
     p = add("hint", cmd_hint, "show an exercise's hint")

@@ -24,6 +24,10 @@ class Exercise:
     # weights (test name -> weight); a test not named weighs 1, a weight of 0 makes a test
     # ungraded for points (it still reports).
     weights: dict[str, float] = field(default_factory=dict)
+    # The tests that check the answer itself, one per part of the exercise, which no trivial answer
+    # (zeros, the input, a constant, the sign flipped) passes: an answer that fails every one of them
+    # scores 0, whatever statistics it happens to satisfy; one that passes some keeps its partial credit.
+    core: list[str] = field(default_factory=list)
     # "algorithm" (a whole loop or training step, taking its parts as arguments), "derivation" (a
     # closed form derived on paper, graded against an independent numerical truth), or "".
     kind: str = ""
@@ -41,6 +45,7 @@ class Chapter:
     dir: str
     title: str
     quick: list[str] = field(default_factory=list)
+    smoke: list[str] = field(default_factory=list)  # the smallest run that still calls every exercise
     data: str = ""
     needs: str = ""
     exercises: list[Exercise] = field(default_factory=list)
@@ -100,6 +105,7 @@ def gtest_filter_matches(flt: str, name: str) -> bool:
 def load(path: Path = ROOT / "course.toml") -> Manifest:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     chapters = [Chapter(id=c["id"], dir=c["dir"], title=c["title"], quick=list(c.get("quick", [])),
+                        smoke=list(c.get("smoke", [])),
                         data=c.get("data", ""), needs=c.get("needs", ""))
                 for c in data.get("chapter", [])]
     by_id = {c.id: c for c in chapters}
@@ -107,7 +113,8 @@ def load(path: Path = ROOT / "course.toml") -> Manifest:
     for e in data.get("exercise", []):
         ex = Exercise(id=e["id"], chapter=e["chapter"], title=e["title"], file=e["file"], tests=e["tests"],
                       points=int(e["points"]), hint=e.get("hint", "").strip(),
-                      weights={k: float(v) for k, v in e.get("weights", {}).items()}, kind=e.get("kind", ""))
+                      weights={k: float(v) for k, v in e.get("weights", {}).items()}, kind=e.get("kind", ""),
+                      core=list(e.get("core", [])))
         if ex.kind not in KINDS:
             raise ValueError(f"course.toml: exercise {ex.id} has kind '{ex.kind}' (one of {', '.join(KINDS[1:])})")
         if any(w < 0 for w in ex.weights.values()):

@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .grade import draw_seed, grade_one
@@ -169,6 +170,63 @@ def mutate(text: str, mk: Mistake) -> str:
     return "".join(out)
 
 
+def restore(rel: str, mdir: Path) -> None:
+    """Put the solution back, with a fresh modification time: a copy with the solution's old time
+    would be older than the mutant's object file, and ninja would keep linking the mutant."""
+    (mdir / rel).write_text((ROOT / "solutions" / rel).read_text(encoding="utf-8"), encoding="utf-8")
+
+
+def stub_only(text: str, ex_id: str) -> str:
+    """The solution file with one exercise's blocks made its stub, as gen makes them (its BEGIN STUB
+    lines uncommented, else DM_TODO), the other exercises' solutions left in place."""
+    blocks = solution_blocks(text, ex_id)
+    out, pos = [], 0
+    for a, b, end in blocks:
+        out.append(text[pos:a])
+        indent = re.match(r"[ \t]*", text[a:end]).group(0)
+        if b < end:  # a stub section: its comment lines, uncommented
+            lines = text[b:end].splitlines()[1:]
+            lines = [l for l in lines if not re.match(r"^[ \t]*// END STUB[ \t]*$", l)]
+            out.append("".join(re.sub(r"^([ \t]*)// ?", r"\1", l) + "\n" for l in lines))
+        else:
+            out.append(f'{indent}DM_TODO("{ex_id}");\n')
+        pos = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def dependencies(m: Manifest, chosen: list[Exercise], mdir: Path, build, bin_dir: Path, timeout: float,
+                 seed: int) -> dict[str, set[str]]:
+    """{exercise: the chosen exercises whose stub costs its tests points}, in rounds that stub the k-th
+    chosen exercise of every chapter at once (the chapters' test programs share no exercise code)."""
+    by_ch: dict[str, list[Exercise]] = {}
+    for e in chosen:
+        by_ch.setdefault(e.chapter, []).append(e)
+    deps: dict[str, set[str]] = {e.id: set() for e in chosen}
+    for k in range(max(len(v) for v in by_ch.values())):
+        stubbed = [v[k] for v in by_ch.values() if len(v) > k and len(v) > 1]
+        if not stubbed:
+            continue
+        for a in stubbed:
+            (mdir / a.file).write_text(stub_only((ROOT / "solutions" / a.file).read_text(encoding="utf-8"), a.id),
+                                       encoding="utf-8")
+        r = build(sorted({f"test_{a.chapter}_exercises" for a in stubbed}), keep_going=True)
+        if r.returncode != 0:
+            raise RuntimeError(f"the exercises track with {', '.join(a.id for a in stubbed)} stubbed does not "
+                               f"build:\n{r.stdout[-2000:]}")
+        others = [(a, x) for a in stubbed for x in by_ch[a.chapter] if x.id != a.id]
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            outs = list(pool.map(lambda ax: grade_one(ax[1], bin_dir / f"test_{ax[1].chapter}_exercises", {},
+                                                      timeout, seed), others))
+        for (a, x), o in zip(others, outs):
+            if o.score < x.points:
+                deps[x.id].add(a.id)
+        for a in stubbed:
+            restore(a.file, mdir)
+        print(f"  dependencies: round {k + 1} stubbed {', '.join(a.id for a in stubbed)}", flush=True)
+    return deps
+
+
 def check(m: Manifest) -> tuple[list[str], str]:
     """The `./course test` gate: every recorded mistake still applies to its solution file, and every
     exercise has at least three mistakes and the trivial answers. (How many the MISTAKES.md records
@@ -229,7 +287,8 @@ class Result:
         return bool(self.mistake.names) and self.mistake.names.lower() in self.detail.lower()
 
 
-def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | None) -> int:
+def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | None,
+        trivial_only: bool = False) -> int:
     seed = draw_seed() if seed is None else seed
     chosen = m.select(keys)
     mistakes, problems = load(m)
@@ -237,7 +296,7 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
         print("\n".join(problems), file=sys.stderr)
         return 2
     ids = {e.id for e in chosen}
-    mistakes = [mk for mk in mistakes if mk.exercise in ids]
+    mistakes = [mk for mk in mistakes if mk.exercise in ids and (mk.trivial or not trivial_only)]
     if not mistakes:
         print("mutants: no recorded mistakes for that choice", file=sys.stderr)
         return 2
@@ -247,9 +306,9 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
     mdir = bdir / "sources"
     shutil.rmtree(mdir, ignore_errors=True)
     rels = sorted(str(p.relative_to(ROOT / "solutions")) for p in (ROOT / "solutions").rglob("*.cpp"))
-    for rel in rels:
+    for rel in rels:  # fresh times: ninja rebuilds what an earlier run may have left mutated
         (mdir / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / "solutions" / rel, mdir / rel)
+        restore(rel, mdir)
     chapters = sorted({m.exercise(mk.exercise).chapter for mk in mistakes})
     targets = [f"test_{c}_exercises" for c in chapters]
     print(f"mutants: {len(mistakes)} mistakes; the exercises track built from solutions/ with one mistake at a "
@@ -264,6 +323,13 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
 
     bin_dir = bdir / "bin"
     results: list[Result] = []
+
+    def record(res: Result) -> None:
+        results.append(res)
+        mk, e = res.mistake, m.exercise(res.mistake.exercise)
+        mark = ("ok " if res.lost and (res.named or mk.trivial) else "LOW" if res.lost else "MISS")
+        print(f"  {mark:4} {mk.exercise:6} {res.score:g}/{e.points}  {mk.label[:60]:60}  {res.detail[:90]}",
+              flush=True)
     try:
         r0 = build(targets)
         if r0.returncode != 0:
@@ -276,37 +342,55 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
             if o.score != e.points:
                 print(f"mutants: {ex_id}'s own solution scores {o.score:g}/{e.points}: {o.detail}", file=sys.stderr)
                 return 1
-        # One mistake per chapter at a time: the chapters' test programs do not share exercise code, so a
-        # round builds up to one mutant of every chapter in one (parallel) build.
+        # Which exercises' tests call which other exercises' code: stub one exercise of every chapter at a
+        # time (its stub throws "not implemented") and see whose tests lose points. Mistakes of exercises
+        # that do not depend on each other are then applied together, one per exercise and chapter test
+        # program, so a round compiles many mutants at once.
+        deps = dependencies(m, chosen, mdir, build, bin_dir, timeout, seed)
+        for x in sorted(deps):
+            if deps[x]:
+                print(f"  {x}'s tests call {', '.join(sorted(deps[x]))}", flush=True)
         queues: dict[str, list[Mistake]] = {}
-        for mk in sorted(mistakes, key=lambda mk: (m.exercise(mk.exercise).file, mk.exercise)):
-            queues.setdefault(m.exercise(mk.exercise).chapter, []).append(mk)
+        for mk in sorted(mistakes, key=lambda mk: mk.exercise):
+            queues.setdefault(mk.exercise, []).append(mk)
+        rounds, dirty = 0, set()
         while any(queues.values()):
-            batch = [q.pop(0) for q in queues.values() if q]
+            rounds += 1
+            batch: list[Mistake] = []
+            for ex_id in sorted(queues, key=lambda x: -len(queues[x])):  # the longest queues first
+                if queues[ex_id] and all(ex_id not in deps.get(b.exercise, set()) and
+                                         b.exercise not in deps.get(ex_id, set()) for b in batch):
+                    batch.append(queues[ex_id].pop(0))
+            for f in dirty - {m.exercise(mk.exercise).file for mk in batch}:
+                restore(f, mdir)  # a file no mutant of this round writes: back to the solution (and rebuilt)
+            dirty = {m.exercise(mk.exercise).file for mk in batch}
             for mk in batch:
                 e = m.exercise(mk.exercise)
                 original = (ROOT / "solutions" / e.file).read_text(encoding="utf-8")
                 (mdir / e.file).write_text(mutate(original, mk), encoding="utf-8")
             r = build(sorted({f"test_{m.exercise(mk.exercise).chapter}_exercises" for mk in batch}), keep_going=True)
+            broken = [l for l in r.stdout.splitlines() if l.startswith("FAILED:")]
+            graded: list[Mistake] = []
             for mk in batch:
                 e = m.exercise(mk.exercise)
-                failed = [l for l in r.stdout.splitlines() if l.startswith("FAILED:") and
-                          (e.file in l or f"test_{e.chapter}_exercises" in l)]
-                if failed:
+                if any(e.file in l for l in broken):
                     errs = [l for l in r.stdout.splitlines() if e.file in l and "error:" in l][:1]
-                    res = Result(mk, 0, e.points, "does not compile", errs[0] if errs else failed[0])
+                    record(Result(mk, 0, e.points, "does not compile", errs[0] if errs else "does not compile"))
+                elif any(f"test_{e.chapter}_exercises" in l for l in broken):
+                    queues[mk.exercise].insert(0, mk)  # its test program did not link for another mutant: again
                 else:
-                    o = grade_one(e, bin_dir / f"test_{e.chapter}_exercises", {}, timeout, seed)
-                    passed = [t for t in o.tests if t not in o.failed_tests] if o.status in ("partial", "failed") else []
-                    res = Result(mk, o.score, e.points, o.status, o.detail, passed)
-                results.append(res)
-                mark = ("ok " if res.lost and (res.named or mk.trivial) else "LOW" if res.lost else "MISS")
-                print(f"  {mark:4} {mk.exercise:6} {res.score:g}/{e.points}  {mk.label[:60]:60}  {res.detail[:90]}",
-                      flush=True)
-                shutil.copy2(ROOT / "solutions" / e.file, mdir / e.file)
+                    graded.append(mk)
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                outs = list(pool.map(lambda mk: grade_one(m.exercise(mk.exercise),
+                                                          bin_dir / f"test_{m.exercise(mk.exercise).chapter}_exercises",
+                                                          {}, timeout, seed), graded))
+            for mk, o in zip(graded, outs):
+                passed = [t for t in o.tests if t not in o.failed_tests] if o.status in ("partial", "failed") else []
+                record(Result(mk, o.score, m.exercise(mk.exercise).points, o.status, o.detail, passed))
+        print(f"mutants: {len(results)} mistakes in {rounds} rounds", flush=True)
     finally:
-        for rel in rels:  # leave the copies as the solutions are
-            shutil.copy2(ROOT / "solutions" / rel, mdir / rel)
+        for rel in rels:  # leave the copies as the solutions are, newer than any mutant's object
+            restore(rel, mdir)
     write_records(m, results, seed)
     return summarise(results)
 
