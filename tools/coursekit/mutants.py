@@ -199,10 +199,24 @@ def dependencies(m: Manifest, chosen: list[Exercise], mdir: Path, build, bin_dir
                  seed: int) -> dict[str, set[str]]:
     """{exercise: the chosen exercises whose stub costs its tests points}, in rounds that stub the k-th
     chosen exercise of every chapter at once (the chapters' test programs share no exercise code)."""
-    by_ch: dict[str, list[Exercise]] = {}
-    for e in chosen:
-        by_ch.setdefault(e.chapter, []).append(e)
+    # Kept in build/mutants/deps.json per chapter, keyed by a hash of the chapter's solutions and tests:
+    # while neither changes, the stubbed rounds would measure the same.
+    cache_file = mdir.parent / "deps.json"
+    cache = json.loads(cache_file.read_text()) if cache_file.is_file() else {}
     deps: dict[str, set[str]] = {e.id: set() for e in chosen}
+    by_ch: dict[str, list[Exercise]] = {}
+    keys: dict[str, str] = {}
+    for e in chosen:
+        keys.setdefault(e.chapter, chapter_key(m, e.chapter))
+        got = cache.get(e.chapter, {})
+        if got.get("key") == keys[e.chapter] and e.id in got.get("deps", {}):
+            deps[e.id] = {a for a in got["deps"][e.id] if a in {x.id for x in chosen}}
+        else:
+            by_ch.setdefault(e.chapter, []).append(e)
+    if not by_ch:
+        return deps
+    for c, v in list(by_ch.items()):  # a chapter measured at all is measured for all its chosen exercises
+        by_ch[c] = [e for e in chosen if e.chapter == c]
     for k in range(max(len(v) for v in by_ch.values())):
         stubbed = [v[k] for v in by_ch.values() if len(v) > k and len(v) > 1]
         if not stubbed:
@@ -224,7 +238,23 @@ def dependencies(m: Manifest, chosen: list[Exercise], mdir: Path, build, bin_dir
         for a in stubbed:
             restore(a.file, mdir)
         print(f"  dependencies: round {k + 1} stubbed {', '.join(a.id for a in stubbed)}", flush=True)
+    for c, v in by_ch.items():
+        full = {x.id for x in m.exercises if x.chapter == c}
+        if {x.id for x in v} == full:  # only a whole chapter's measurement is kept
+            cache[c] = {"key": keys[c], "deps": {x.id: sorted(deps[x.id]) for x in v}}
+    cache_file.write_text(json.dumps(cache, indent=1))
     return deps
+
+
+def chapter_key(m: Manifest, chapter: str) -> str:
+    import hashlib
+    ch = m.chapter(chapter)
+    h = hashlib.sha256()
+    for root in (ROOT / "solutions" / ch.dir, ROOT / "tests" / ch.dir):
+        for f in sorted(root.rglob("*")):
+            if f.is_file() and f.suffix in (".cpp", ".hpp", ".h"):
+                h.update(str(f.relative_to(ROOT)).encode() + b"\0" + f.read_bytes())
+    return h.hexdigest()
 
 
 def check(m: Manifest) -> tuple[list[str], str]:
@@ -376,8 +406,10 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
                 if any(e.file in l for l in broken):
                     errs = [l for l in r.stdout.splitlines() if e.file in l and "error:" in l][:1]
                     record(Result(mk, 0, e.points, "does not compile", errs[0] if errs else "does not compile"))
-                elif any(f"test_{e.chapter}_exercises" in l for l in broken):
-                    queues[mk.exercise].insert(0, mk)  # its test program did not link for another mutant: again
+                elif any(f"test_{e.chapter}_exercises" in l or f"/{m.chapter(e.chapter).dir}/" in l for l in broken):
+                    # another mutant of its chapter did not compile, so its test program was not relinked:
+                    # grading it now would grade the previous round's program. Again, next round.
+                    queues[mk.exercise].insert(0, mk)
                 else:
                     graded.append(mk)
             with ThreadPoolExecutor(max_workers=2) as pool:
