@@ -1,9 +1,10 @@
 // Chapter 05: DDIM (Song, Meng & Ermon 2021) on chapter 03's trained DDPM.
 //
 // Loads the EMA U-Net of chapter 03 (runs/03_ddpm/ckpt.pt) and samples it with the generalised DDIM
-// sampler (exercises 05.1-05.3) for several step counts and eta in {0, 0.5, 1}; checks that eta = 0 is
-// deterministic; inverts real test images to noise and back (05.4); decodes a slerp path between two
-// noises (05.5); measures FID (the course's own classifier, dm/eval) and images/s for every setting.
+// sampler (your 05.1 and 05.2, exercise_parts(), looped by your 05.3) for several step counts and eta
+// in {0, 0.5, 1}; checks that eta = 0 is deterministic; inverts real test images to noise and back
+// (05.4); decodes a slerp path between two noises (05.5); measures FID (the course's own classifier,
+// dm/eval) and images/s for every setting.
 // Writes
 //   runs/05_ddim/samples_by_steps.png  the same x_T sampled with each step count (rows: eta)
 //   runs/05_ddim/inversion.png         test images, their DDIM latents, and the reconstructions
@@ -216,6 +217,7 @@ int main(int argc, char** argv) {
     if (std::find(etas.begin(), etas.end(), 0.0) == etas.end()) etas.insert(etas.begin(), 0.0);
     if (std::find(etas.begin(), etas.end(), 1.0) == etas.end()) etas.push_back(1.0);
 
+    const auto parts = dm::ch05::exercise_parts();  // your 05.1 and 05.2, looped by your 05.3 and 05.4
     DdimOptions base;
     base.spacing = dm::ch05::parse_spacing(cfg.spacing);
     base.offset = cfg.offset;
@@ -227,7 +229,7 @@ int main(int argc, char** argv) {
       o.eta = eta;
       return o;
     };
-    const auto ts_print = dm::ch05::ddim_timesteps(T, std::min<std::int64_t>(5, T), base.spacing, base.offset);
+    const auto ts_print = parts.timesteps(T, std::min<std::int64_t>(5, T), base.spacing, base.offset);
     std::string ts_s;
     for (auto t : ts_print) ts_s += fmt::format("{}{}", ts_s.empty() ? "" : ", ", t);
     fmt::print("spacing {} (offset {}): 5 steps visit t = {}\n", cfg.spacing, cfg.offset, ts_s);
@@ -250,8 +252,8 @@ int main(int argc, char** argv) {
     // ANCHOR: determinism
     auto x_fixed = torch::randn({16, 1, 28, 28}, gen).to(device);
     const auto det_opt = opts(std::min(cfg.decode_steps, T), 0.0);
-    auto first = dm::ch05::ddim_sample(eps_fn, alpha_bar, x_fixed, det_opt);
-    auto second = dm::ch05::ddim_sample(eps_fn, alpha_bar, x_fixed.clone(), det_opt);
+    auto first = dm::ch05::ddim_sample(parts, eps_fn, alpha_bar, x_fixed, det_opt);
+    auto second = dm::ch05::ddim_sample(parts, eps_fn, alpha_bar, x_fixed.clone(), det_opt);
     const double det_diff = (first - second).abs().max().item<double>();
     fmt::print("determinism: eta = 0, {} steps, the same 16 noises twice: max |difference| = {:.3g}\n", det_opt.steps,
                det_diff);
@@ -269,7 +271,7 @@ int main(int argc, char** argv) {
         auto nf = [&gen_row](const torch::Tensor& x, std::int64_t) {
           return torch::randn(x.sizes(), gen_row, torch::TensorOptions().device(torch::kCPU)).to(x.device());
         };
-        auto x = dm::ch05::ddim_sample(eps_fn, alpha_bar, x_grid, opts(n, eta), nf);
+        auto x = dm::ch05::ddim_sample(parts, eps_fn, alpha_bar, x_grid, opts(n, eta), nf);
         cells.push_back(dm::make_grid(x.clamp(-1, 1).cpu(), 3, 2, 2));
         captions.push_back(fmt::format("{} steps", n));
       }
@@ -284,8 +286,8 @@ int main(int argc, char** argv) {
     const auto test = dm::load_fashion_mnist(flags.data_dir, dm::Split::Test, cfg.inversion_images);
     auto x0 = test.images.to(device);  // [n, 1, 28, 28] in [-1, 1]
     const auto inv_opt = opts(std::min(cfg.inversion_steps, T), 0.0);
-    auto latent = dm::ch05::ddim_invert(eps_plain, alpha_bar, x0, inv_opt);
-    auto recon = dm::ch05::ddim_sample(eps_plain, alpha_bar, latent, inv_opt);
+    auto latent = dm::ch05::ddim_invert(parts, eps_plain, alpha_bar, x0, inv_opt);
+    auto recon = dm::ch05::ddim_sample(parts, eps_plain, alpha_bar, latent, inv_opt);
     const double inv_mae = (recon - x0).abs().mean().item<double>();
     const double inv_max = (recon - x0).abs().max().item<double>();
     const double latent_mean = latent.mean().item<double>(), latent_std = latent.std().item<double>();
@@ -321,8 +323,8 @@ int main(int argc, char** argv) {
       norm_l.push_back(path_l.back().norm().item<double>());
     }
     const auto dec_opt = opts(std::min(cfg.decode_steps, T), 0.0);
-    auto img_s = dm::ch05::ddim_sample(eps_fn, alpha_bar, torch::cat(path_s), dec_opt);
-    auto img_l = dm::ch05::ddim_sample(eps_fn, alpha_bar, torch::cat(path_l), dec_opt);
+    auto img_s = dm::ch05::ddim_sample(parts, eps_fn, alpha_bar, torch::cat(path_s), dec_opt);
+    auto img_l = dm::ch05::ddim_sample(parts, eps_fn, alpha_bar, torch::cat(path_l), dec_opt);
     // ANCHOR_END: interpolation
     const auto mid = std::size_t(cfg.interp_points / 2);
     fmt::print("interpolation: |z| = {:.1f} and {:.1f} at the ends; midpoint |slerp| = {:.1f}, |lerp| = {:.1f}\n",
@@ -369,11 +371,11 @@ int main(int argc, char** argv) {
         std::vector<torch::Tensor> out;
         for (std::int64_t i = 0; i < cfg.samples; i += cfg.sample_batch) {
           auto xb = x_T_all.slice(0, i, std::min(cfg.samples, i + cfg.sample_batch)).to(device);
-          out.push_back(
-              dm::nn::with_oom_advice("DDIM sampling", cfg.sample_batch,
-                                      [&] { return dm::ch05::ddim_sample(eps_fn, alpha_bar, xb, opts(n, eta), nf); })
-                  .clamp(-1, 1)
-                  .cpu());
+          out.push_back(dm::nn::with_oom_advice(
+                            "DDIM sampling", cfg.sample_batch,
+                            [&] { return dm::ch05::ddim_sample(parts, eps_fn, alpha_bar, xb, opts(n, eta), nf); })
+                            .clamp(-1, 1)
+                            .cpu());
         }
         const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
         const auto report = evaluator.evaluate(torch::cat(out));

@@ -8,9 +8,12 @@
 //
 //   05.1 ddim_timesteps / previous_timesteps   which T-grid points a sampler of `steps` visits
 //   05.2 ddim_sigma / predict_x0 / ddim_step    one generalised DDIM step
-//   05.3 ddim_sample                            the sampler loop
+//   05.3 ddim_sample                            the sampler loop, over the parts of 05.1 and 05.2
 //   05.4 ddim_invert                            the eta = 0 ODE run forwards: data -> latent noise
 //   05.5 slerp                                  interpolating between two noises
+// The two loops (05.3, 05.4) take the functions of 05.1 and 05.2 as an argument (DdimParts): the
+// chapter program passes yours (exercise_parts()), the tests pass small recording fakes, so a slip in
+// 05.1 or 05.2 costs those exercises' points only.
 #pragma once
 
 #include <cstdint>
@@ -89,6 +92,29 @@ struct DdimStep {
 DdimStep ddim_step(const torch::Tensor& x_t, const torch::Tensor& eps, double alpha_bar_t, double alpha_bar_prev,
                    double eta, const torch::Tensor& z = {});
 
+// ---- the parts of the loops ------------------------------------------------------------------------
+
+// The functions of 05.1 and 05.2 that the loops of 05.3 and 05.4 are made of, with their signatures.
+struct DdimParts {
+  // T, steps, spacing, offset -> the decreasing timesteps a sampler visits (05.1's ddim_timesteps)
+  std::function<std::vector<std::int64_t>(std::int64_t T, std::int64_t steps, Spacing spacing, std::int64_t offset)>
+      timesteps;
+  // the timesteps -> where each step lands, -1 after the last (05.1's previous_timesteps)
+  std::function<std::vector<std::int64_t>(const std::vector<std::int64_t>& timesteps)> previous_timesteps;
+  // alpha_bar_t, alpha_bar_prev, eta -> sigma, the standard deviation of a step's fresh noise (05.2's ddim_sigma)
+  std::function<double(double alpha_bar_t, double alpha_bar_prev, double eta)> sigma;
+  // x_t, eps, alpha_bar_t -> x0_hat (05.2's predict_x0)
+  std::function<torch::Tensor(const torch::Tensor& x_t, const torch::Tensor& eps, double alpha_bar_t)> predict_x0;
+  // x_t, eps, alpha_bar_t, alpha_bar_prev, eta, z -> one DDIM step down to alpha_bar_prev (05.2's ddim_step)
+  std::function<DdimStep(const torch::Tensor& x_t, const torch::Tensor& eps, double alpha_bar_t, double alpha_bar_prev,
+                         double eta, const torch::Tensor& z)>
+      step;
+};
+
+// The chapter's own parts: ddim_timesteps, previous_timesteps, ddim_sigma, predict_x0 and ddim_step
+// above (yours, on the exercises track).
+DdimParts exercise_parts();
+
 // ---- 05.3 the sampler loop ---------------------------------------------------------------------------
 
 // The model: eps(x, t) for a batch x [B, ...] at timesteps t [B] int64 (all equal here).
@@ -107,27 +133,41 @@ struct DdimOptions {
   double final_alpha_bar = 1.0;         // alpha_bar at t = -1 (see alpha_bar_at)
 };
 
-// Runs x_T through the schedule's steps: at step i, eps = eps_fn(x, [t_i]*B), then one ddim_step
-// from alpha_bar(t_i) to alpha_bar(t_prev_i), with noise noise_fn(x, i) when sigma > 0 (never
-// drawn when eta = 0). No gradients are recorded.
+// Runs x_T down the schedule ts = parts.timesteps(T, opt.steps, opt.spacing, opt.offset), with
+// t_prev = parts.previous_timesteps(ts) (lesson 05, "5. The sampler, and the ODE view"). Step i,
+// for i = 0, 1, ..., goes from the level of ts[i] to the level of t_prev[i] (alpha_bar_at; the last
+// step lands on t = -1, whose alpha_bar is opt.final_alpha_bar):
+//   eps      eps_fn(x, t) with t the [B] int64 tensor of ts[i], on x's device
+//   noise    z = noise_fn(x, i) (torch::randn_like(x) when noise_fn is empty), drawn only at the steps
+//            whose parts.sigma(alpha_bar_t, alpha_bar_prev, opt.eta) is > 0 (never at eta = 0);
+//            undefined otherwise
+//   step     parts.step(x, eps, alpha_bar_t, alpha_bar_prev, opt.eta, z); its x_prev is the next x
+//   on_step  on_step(i, ts[i], x_prev, x0_hat) after the step, when given
+// No gradients are recorded.
+//   parts      the functions of 05.1 and 05.2 (timesteps, previous_timesteps, sigma and step are used)
 //   alpha_bar  [T] float64;  x_T [B, ...] the starting noise
-//   returns    x_0 [B, ...]
-torch::Tensor ddim_sample(const EpsFn& eps_fn, const torch::Tensor& alpha_bar, const torch::Tensor& x_T,
-                          const DdimOptions& opt, const NoiseFn& noise_fn = nullptr,
+//   returns    x_0 [B, ...], the last step's x_prev
+torch::Tensor ddim_sample(const DdimParts& parts, const EpsFn& eps_fn, const torch::Tensor& alpha_bar,
+                          const torch::Tensor& x_T, const DdimOptions& opt, const NoiseFn& noise_fn = nullptr,
                           const StepCallback& on_step = nullptr);
 
 // ---- 05.4 DDIM inversion -----------------------------------------------------------------------------
 //
 // With eta = 0 each step is a deterministic map, so it can be run backwards: from the data x_0 up
-// the same schedule, step i going from level t_prev_i to level t_i (i = steps-1 down to 0), each one
-// the eta = 0 DDIM step with the roles of the two levels swapped (lesson 05, "6. Inversion: running
-// the ODE forwards"). eps = eps_fn(x, [t_i]*B) is evaluated at the current point with the TARGET
-// level's timestep: the exact inverse would need eps at the unknown end point; this is first order.
-// Sampling the result with the same options returns approximately x_0; the error shrinks like 1/steps.
+// the same schedule (ts and t_prev from parts, as in ddim_sample), step i going from level t_prev_i
+// to level t_i (i = steps-1 down to 0), each one the eta = 0 DDIM step with the roles of the two
+// levels swapped (lesson 05, "6. Inversion: running the ODE forwards"): x0_hat = parts.predict_x0 at
+// the level the point is at (at t = -1, the data, alpha_bar is opt.final_alpha_bar), and the point
+// moved to the level it goes to with the same eps. eps = eps_fn(x, [t_i]*B) is evaluated at the
+// current point with the TARGET level's timestep: the exact inverse would need eps at the unknown end
+// point; this is first order. parts.step and parts.sigma are not used: they go down the levels only
+// (sigma has no real value upwards). Sampling the result with the same options returns
+// approximately x_0; the error shrinks like 1/steps. No gradients are recorded.
+//   parts    the functions of 05.1 and 05.2 (timesteps, previous_timesteps and predict_x0 are used)
 //   x0       [B, ...] data;  opt.eta is ignored (always 0)
 //   returns  the latent x_T [B, ...]
-torch::Tensor ddim_invert(const EpsFn& eps_fn, const torch::Tensor& alpha_bar, const torch::Tensor& x0,
-                          const DdimOptions& opt);
+torch::Tensor ddim_invert(const DdimParts& parts, const EpsFn& eps_fn, const torch::Tensor& alpha_bar,
+                          const torch::Tensor& x0, const DdimOptions& opt);
 
 // ---- 05.5 spherical interpolation ---------------------------------------------------------------------
 //

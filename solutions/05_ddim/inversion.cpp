@@ -7,11 +7,13 @@
 namespace dm::ch05 {
 
 // ANCHOR: ddim_invert
-torch::Tensor ddim_invert(const EpsFn& eps_fn, const torch::Tensor& alpha_bar, const torch::Tensor& x0,
-                          const DdimOptions& opt) {
+torch::Tensor ddim_invert(const DdimParts& parts, const EpsFn& eps_fn, const torch::Tensor& alpha_bar,
+                          const torch::Tensor& x0, const DdimOptions& opt) {
+  TORCH_CHECK(parts.timesteps && parts.previous_timesteps && parts.predict_x0,
+              "ddim_invert: parts needs timesteps, previous_timesteps and predict_x0");
   torch::NoGradGuard no_grad;
-  const auto ts = ddim_timesteps(alpha_bar.size(0), opt.steps, opt.spacing, opt.offset);
-  const auto t_prev = previous_timesteps(ts);
+  const auto ts = parts.timesteps(alpha_bar.size(0), opt.steps, opt.spacing, opt.offset);
+  const auto t_prev = parts.previous_timesteps(ts);
   // BEGIN SOLUTION 05.4
   auto x = x0;
   const auto B = x.size(0);
@@ -20,7 +22,7 @@ torch::Tensor ddim_invert(const EpsFn& eps_fn, const torch::Tensor& alpha_bar, c
     const double ab_from = alpha_bar_at(alpha_bar, t_prev[k], opt.final_alpha_bar);
     const double ab_to = alpha_bar_at(alpha_bar, ts[k]);
     auto eps = eps_fn(x, torch::full({B}, ts[k], torch::TensorOptions().dtype(torch::kLong).device(x.device())));
-    x = std::sqrt(ab_to) * predict_x0(x, eps, ab_from) + std::sqrt(1 - ab_to) * eps;
+    x = std::sqrt(ab_to) * parts.predict_x0(x, eps, ab_from) + std::sqrt(1 - ab_to) * eps;
   }
   return x;
   // BEGIN STUB

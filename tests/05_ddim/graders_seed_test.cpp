@@ -3,9 +3,9 @@
 // are drawn at run time from DM_GRADE_SEED, which `./course grade` draws for every run, so outputs
 // hard-coded for the fixed inputs of the golden tests do not pass. Each output is checked against a
 // truth computed here, not by another exercise: the spacing formulas in exact integer arithmetic
-// (05.1); DDIM's step written out (05.2); a plain sampler and a plain inversion loop driven by the
-// same recording fake model (05.3, 05.4), and the identity that the eta = 0 sampler (ch05_reference.hpp)
-// undoes the inversion exactly when eps does not depend on x (05.4); slerp's closed form per example in
+// (05.1); DDIM's step written out (05.2); the sampler and inversion loops written out over the
+// recording fake model and fake parts of ch05_reference.hpp, with a seeded schedule that no spacing
+// rule gives (05.3, 05.4: none of 05.1's or 05.2's code runs); slerp's closed form per example in
 // plain loops (05.5). Failures name the seed; reproduce them with `./course grade --seed N`.
 // Run: build/default/bin/test_05_solutions --gtest_filter='*AtTheGradersSeed'
 //      DM_GRADE_SEED=7 build/default/bin/test_05_exercises --gtest_filter='DdimStep.*AtTheGradersSeed'
@@ -99,71 +99,21 @@ std::vector<double> seeded_alpha_bar(std::int64_t T, std::uint64_t salt) {
   return ab;
 }
 
-// A fake model: nonlinear in x and different at every t, so a step taken with the wrong input or the
-// wrong timestep changes the result.
-torch::Tensor fake_eps(const torch::Tensor& x, std::int64_t t) {
-  const double td = double(t);
-  return 0.9 * torch::tanh((0.6 + 0.4 * std::cos(0.37 * td)) * x) + 0.1 * std::sin(0.011 * td);
-}
-
-// The fake model as an EpsFn that records the timesteps it is called at and checks the t tensor.
-struct Recorder {
-  Steps calls;
-  std::string problem;
-  EpsFn fn() {
-    return [this](const torch::Tensor& x, const torch::Tensor& t) {
-      if (t.scalar_type() != torch::kLong || t.dim() != 1 || t.size(0) != x.size(0))
-        problem = "eps_fn must get t as a [B] int64 tensor, one entry per example";
-      else if ((t != t[0]).any().item<bool>())
-        problem = "all examples of a batch sit at the same timestep";
-      const auto t0 = t.reshape({-1})[0].item<std::int64_t>();
-      calls.push_back(t0);
-      return fake_eps(x, t0);
-    };
+// A seeded schedule of n strictly decreasing timesteps in 0..T-1 with uneven gaps (no spacing rule's),
+// starting at T - 1 or a little below, as the fake parts return it.
+Steps seeded_schedule(std::int64_t T, std::int64_t n, std::uint64_t salt) {
+  Steps ts;
+  std::int64_t t = T - 1 - seeded_int(salt, 0, std::min<std::int64_t>(3, T - n));
+  for (std::int64_t j = 0; j < n; ++j) {
+    ts.push_back(t);
+    const std::int64_t left = n - 1 - j;  // entries still to place below t
+    if (left > 0) t -= seeded_int(salt + 1 + std::uint64_t(j), 1, std::max<std::int64_t>(1, (t - left + 1) / left));
   }
-};
+  return ts;
+}
 
 torch::Tensor step_noise(const torch::Tensor& x, std::uint64_t salt, std::int64_t i) {
   return seeded_normal(x.sizes().vec(), salt + std::uint64_t(i)).to(x.scalar_type());
-}
-
-struct Trace {
-  Steps t, noise_at;
-  std::vector<torch::Tensor> x, x0_hat;
-};
-
-// The DDIM sampler written out: for each scheduled t, eps = fake_eps(x, t), then
-//   x0_hat = (x - sqrt(1 - a) eps) / sqrt(a),  sigma = eta sqrt((1 - a_prev) / (1 - a) (1 - a / a_prev)),
-//   x = sqrt(a_prev) x0_hat + sqrt(1 - a_prev - sigma^2) eps + sigma z   (z only when sigma > 0).
-torch::Tensor plain_sample(const std::vector<double>& ab, torch::Tensor x, const Steps& ts, double eta, double final_ab,
-                           std::uint64_t noise_salt, Trace& tr) {
-  for (std::size_t i = 0; i < ts.size(); ++i) {
-    const double a = ab[std::size_t(ts[i])], ap = i + 1 < ts.size() ? ab[std::size_t(ts[i + 1])] : final_ab;
-    const auto e = fake_eps(x, ts[i]);
-    const double sigma = eta * std::sqrt((1 - ap) / (1 - a) * (1 - a / ap));
-    const auto x0 = (x - std::sqrt(1 - a) * e) / std::sqrt(a);
-    auto next = std::sqrt(ap) * x0 + std::sqrt(std::max(0.0, 1 - ap - sigma * sigma)) * e;
-    if (sigma > 0) {
-      next = next + sigma * step_noise(x, noise_salt, std::int64_t(i));
-      tr.noise_at.push_back(std::int64_t(i));
-    }
-    x = next;
-    tr.t.push_back(ts[i]);
-    tr.x.push_back(x);
-    tr.x0_hat.push_back(x0);
-  }
-  return x;
-}
-
-// DDIM inversion written out: i from the last step to the first, from level t_prev_i to level t_i,
-//   eps = fake_eps(x, t_i),  x = sqrt(a_i) (x - sqrt(1 - a_prev_i) eps) / sqrt(a_prev_i) + sqrt(1 - a_i) eps.
-torch::Tensor plain_invert(const std::vector<double>& ab, torch::Tensor x, const Steps& ts, double final_ab) {
-  for (std::size_t k = ts.size(); k-- > 0;) {
-    const double from = k + 1 < ts.size() ? ab[std::size_t(ts[k + 1])] : final_ab, to = ab[std::size_t(ts[k])];
-    const auto e = fake_eps(x, ts[k]);
-    x = std::sqrt(to) * (x - std::sqrt(1 - from) * e) / std::sqrt(from) + std::sqrt(1 - to) * e;
-  }
-  return x;
 }
 
 }  // namespace
@@ -308,12 +258,13 @@ TEST(DdimStep, MatchesTheUpdateAtTheGradersSeed) {
 
 // ---- 05.3 -------------------------------------------------------------------------------------------
 
-TEST(DdimSampler, RunsThePlainLoopAtTheGradersSeed) {
-  // A seeded schedule of T in [40, 600] steps; for each spacing 2..13 sampling steps, not dividing T (a
-  // seeded leading offset), final_alpha_bar 1 or alpha_bar[0] (each for one spacing at least), eta = 0
-  // and eta in [0.2, 1]; x_T [B, D].
-  // The recording fake model drives both the sampler and a plain loop written here: the model's
-  // timesteps, the steps that draw noise, every callback and the result must agree.
+TEST(DdimSampler, RunsTheLoopOverTheFakePartsAtTheGradersSeed) {
+  // A seeded schedule of T in [40, 600] levels; three runs of 2..12 steps at seeded uneven timesteps,
+  // each with seeded options (spacing and offset, passed on to parts.timesteps), final_alpha_bar 1 or
+  // a seeded value in [alpha_bar[0], 1) (each for one run at least), eta = 0 and eta in [0.2, 1], and a
+  // fake sigma that is also 0 at one seeded step; x_T [B, D]. The fake model and parts drive both
+  // ddim_sample and the loop written out over them (t5::fake_sample): the model's timesteps, the
+  // steps' levels, the steps that draw noise, every callback and the result must agree.
   const std::int64_t T = seeded_int(5301, 40, 600);
   const auto ab = seeded_alpha_bar(T, 5302);
   const auto ab_t = t5::to_tensor(ab);
@@ -321,53 +272,78 @@ TEST(DdimSampler, RunsThePlainLoopAtTheGradersSeed) {
   const auto xT = seeded_normal({B, D}, 5305).to(kF64);
   const std::size_t coin = std::size_t(seeded_int(5306, 0, 1));
   for (std::size_t k = 0; k < 3; ++k) {
-    const Spacing sp = kAll[k];
-    const std::uint64_t salt = 5310 + 10 * k;
-    std::int64_t n = seeded_int(salt, 2, 12);
-    if (T % n == 0) ++n;  // so t - T / steps is not the next trailing entry
-    const std::int64_t offset = sp == Spacing::Leading ? seeded_int(salt + 1, 0, max_offset(T, n)) : 0;
-    const double final_ab = (k + coin) % 2 == 0 ? 1.0 : ab[0];  // both among the three spacings
-    for (double eta : {0.0, seeded_scalar(salt + 3, 0.2, 1.0)}) {
-      const std::string at = fmt::format("{}, T = {}, {} steps, offset {}, eta = {}, final_alpha_bar = {}",
-                                         spacing_name(sp), T, n, offset, eta, final_ab);
+    const std::uint64_t salt = 5310 + 20 * k;
+    const std::int64_t n = seeded_int(salt, 2, 12);
+    t5::FakeParts proto;
+    proto.ts = seeded_schedule(T, n, salt + 1);
+    proto.t_prev = t5::next_entries(proto.ts);
+    const std::size_t quiet = std::size_t(seeded_int(salt + 15, 0, n - 2));  // a step whose fake sigma is 0
+    const double a_quiet = ab[std::size_t(proto.ts[quiet])];
+    proto.sigma_rule = [a_quiet](double a, double ap, double eta) {
+      return a == a_quiet ? 0.0 : t5::fake_sigma(a, ap, eta);
+    };
+    const double final_ab = (k + coin) % 2 == 0 ? 1.0 : seeded_scalar(salt + 16, ab[0], 1.0);
+    for (double eta : {0.0, seeded_scalar(salt + 17, 0.2, 1.0)}) {
       DdimOptions opt;
       opt.steps = n;
-      opt.spacing = sp;
-      opt.offset = offset;
+      opt.spacing = kAll[std::size_t(seeded_int(salt + 18, 0, 2))];
+      opt.offset = seeded_int(salt + 19, 0, 5);
       opt.eta = eta;
       opt.final_alpha_bar = final_ab;
+      const std::string at = fmt::format("T = {}, schedule {}, eta = {}, final_alpha_bar = {}, sigma = 0 at step {}", T,
+                                         t5::show(proto.ts), eta, final_ab, quiet);
       const std::uint64_t noise_salt = salt + 100;
-      Recorder rec;
+      auto f = proto;
+      t5::FakeModel model;
       Steps noise_at;
       NoiseFn noise = [&](const torch::Tensor& x, std::int64_t i) {
         noise_at.push_back(i);
         return step_noise(x, noise_salt, i);
       };
-      Trace seen;
+      t5::SampleTrace seen;
       StepCallback cb = [&](std::int64_t i, std::int64_t t, const torch::Tensor& x, const torch::Tensor& x0_hat) {
         EXPECT_EQ(i, std::int64_t(seen.t.size())) << "steps are counted 0, 1, ..." << seed_note();
         seen.t.push_back(t);
         seen.x.push_back(x.clone());
-        seen.x0_hat.push_back(x0_hat.clone());
+        seen.x0_hat.push_back(x0_hat.defined() ? x0_hat.clone() : torch::Tensor());
       };
-      const auto out = ddim_sample(rec.fn(), ab_t, xT, opt, noise, cb);
-      const auto ts = plain_timesteps(T, n, sp, offset);
-      Trace ref;
-      const auto expected = plain_sample(ab, xT, ts, eta, final_ab, noise_salt, ref);
-      EXPECT_TRUE(rec.problem.empty()) << rec.problem << seed_note();
-      EXPECT_EQ(rec.calls, ts) << "the model is called once per step, at " << t5::show(ts) << "; got "
-                               << t5::show(rec.calls) << " (" << at << ")" << seed_note();
+      const auto out = ddim_sample(f.parts(), model.fn(), ab_t, xT, opt, noise, cb);
+      t5::SampleTrace ref;
+      const auto expected = t5::fake_sample(
+          f, ab, xT, eta, final_ab,
+          [&](const torch::Tensor& x, std::int64_t i) { return step_noise(x, noise_salt, i); }, ref);
+
+      ASSERT_EQ(f.schedule_calls.size(), 1u) << "ddim_sample asks parts.timesteps once" << seed_note();
+      const auto& sc = f.schedule_calls[0];
+      EXPECT_TRUE(sc.T == T && sc.steps == opt.steps && sc.spacing == opt.spacing && sc.offset == opt.offset)
+          << "parts.timesteps gets T and opt's steps, spacing and offset (" << at << ")" << seed_note();
+      if (!model.problem.empty()) ADD_FAILURE() << "likely mistake: " << model.problem << seed_note();
+      const auto calls = model.timesteps();
+      report(t5::sampler_calls_mistake(calls, f.ts, f.t_prev));
+      EXPECT_EQ(calls, f.ts) << "the model is called once per step, at " << t5::show(f.ts) << "; got "
+                             << t5::show(calls) << " (" << at << ")" << seed_note();
+      report(t5::sampler_levels_mistake(f.step_calls, f.ts, f.t_prev, ab, final_ab, opt.steps));
+      std::vector<double> got_prev, got_t;
+      for (const auto& c : f.step_calls) {
+        got_t.push_back(c.ab_t);
+        got_prev.push_back(c.ab_prev);
+      }
+      EXPECT_EQ(got_t, ref.ab_t) << "each step starts at alpha_bar(t_i) (" << at << ")" << seed_note();
+      EXPECT_EQ(got_prev, ref.ab_prev) << "each step lands on alpha_bar(t_prev_i), final_alpha_bar at -1 (" << at << ")"
+                                       << seed_note();
+      report(t5::sampler_noise_mistake(noise_at, f.step_calls, ref.noise_at, f.ts.size(), true));
       EXPECT_EQ(noise_at, ref.noise_at) << "noise is drawn exactly at the steps with sigma > 0, "
                                         << t5::show(ref.noise_at) << "; got " << t5::show(noise_at) << " (" << at << ")"
                                         << seed_note();
       ASSERT_TRUE(out.defined()) << seed_note();
-      EXPECT_TRUE(tensors_close("x_0 against the plain loop, " + at, out, expected, 1e-9, 1e-7)) << seed_note();
-      EXPECT_EQ(seen.t, ts) << "on_step is called after every step with its t (" << at << ")" << seed_note();
+      EXPECT_TRUE(tensors_close("x_0 against the loop over the fake parts, " + at, out, expected, 1e-12, 1e-12))
+          << seed_note();
+      EXPECT_EQ(seen.t, f.ts) << "on_step is called after every step with its t (" << at << ")" << seed_note();
       for (std::size_t i = 0; i < std::min(seen.t.size(), ref.t.size()); ++i) {
-        EXPECT_TRUE(tensors_close(fmt::format("on_step x at step {}, {}", i, at), seen.x[i], ref.x[i], 1e-9, 1e-7))
+        EXPECT_TRUE(tensors_close(fmt::format("on_step x at step {}, {}", i, at), seen.x[i], ref.x[i], 1e-12, 1e-12))
             << seed_note();
         EXPECT_TRUE(tensors_close(fmt::format("on_step x0_hat at step {}, {}", i, at), seen.x0_hat[i], ref.x0_hat[i],
-                                  1e-9, 1e-7))
+                                  1e-12, 1e-12))
             << seed_note();
       }
     }
@@ -376,10 +352,12 @@ TEST(DdimSampler, RunsThePlainLoopAtTheGradersSeed) {
 
 // ---- 05.4 -------------------------------------------------------------------------------------------
 
-TEST(DdimInversion, WalksThePlainStepsUpwardsAtTheGradersSeed) {
-  // A seeded schedule as for 05.3; for each spacing 2..12 steps, final_alpha_bar 1 or alpha_bar[0]
-  // (each for one spacing at least) and a seeded eta (which inversion ignores). Truth: the inversion loop written here,
-  // with the same fake model, called at the target levels from the last step to the first.
+TEST(DdimInversion, WalksTheStepsUpwardsAtTheGradersSeed) {
+  // A seeded schedule of T in [40, 600] levels; three runs of 2..12 steps at seeded uneven timesteps,
+  // final_alpha_bar 1 or a seeded value in [alpha_bar[0], 1) (each for one run at least) and a seeded
+  // eta (which inversion ignores); x0 [B, D]. Truth: the inversion loop written out over the same fake
+  // model and fake predict_x0 (t5::fake_invert), called at the target levels from the last step to the
+  // first; the sigma and step parts must not be called.
   const std::int64_t T = seeded_int(5401, 40, 600);
   const auto ab = seeded_alpha_bar(T, 5402);
   const auto ab_t = t5::to_tensor(ab);
@@ -387,49 +365,41 @@ TEST(DdimInversion, WalksThePlainStepsUpwardsAtTheGradersSeed) {
   const auto x0 = seeded_scalar(5405, 0.5, 2) * seeded_normal({B, D}, 5406).to(kF64);
   const std::size_t coin = std::size_t(seeded_int(5407, 0, 1));
   for (std::size_t k = 0; k < 3; ++k) {
-    const Spacing sp = kAll[k];
-    const std::uint64_t salt = 5410 + 10 * k;
+    const std::uint64_t salt = 5410 + 20 * k;
+    t5::FakeParts f;
+    f.ts = seeded_schedule(T, seeded_int(salt, 2, 12), salt + 1);
+    f.t_prev = t5::next_entries(f.ts);
+    f.for_inversion = true;
     DdimOptions opt;
-    opt.steps = seeded_int(salt, 2, 12);
-    opt.spacing = sp;
-    opt.offset = sp == Spacing::Leading ? seeded_int(salt + 1, 0, max_offset(T, opt.steps)) : 0;
-    opt.final_alpha_bar = (k + coin) % 2 == 0 ? 1.0 : ab[0];  // both among the three spacings
-    opt.eta = seeded_scalar(salt + 3, 0, 1);
-    const std::string at = fmt::format("{}, T = {}, {} steps, offset {}, final_alpha_bar = {}", spacing_name(sp), T,
-                                       opt.steps, opt.offset, opt.final_alpha_bar);
-    Recorder rec;
-    const auto got = ddim_invert(rec.fn(), ab_t, x0, opt);
-    const auto ts = plain_timesteps(T, opt.steps, sp, opt.offset);
-    const Steps up(ts.rbegin(), ts.rend()), prev = plain_previous(ts), at_source(prev.rbegin(), prev.rend());
-    EXPECT_TRUE(rec.problem.empty()) << rec.problem << seed_note();
-    EXPECT_EQ(rec.calls, up) << "inversion runs the steps backwards, calling the model at each step's target level "
-                             << t5::show(up) << "; got " << t5::show(rec.calls) << " (" << at << ")"
-                             << (rec.calls == at_source ? "\nlikely mistake: the model is called at the source level"
-                                                        : "")
-                             << seed_note();
+    opt.steps = std::int64_t(f.ts.size());
+    opt.spacing = kAll[std::size_t(seeded_int(salt + 18, 0, 2))];
+    opt.offset = seeded_int(salt + 19, 0, 5);
+    opt.final_alpha_bar = (k + coin) % 2 == 0 ? 1.0 : seeded_scalar(salt + 16, ab[0], 1.0);
+    opt.eta = seeded_scalar(salt + 17, 0, 1);
+    const std::string at =
+        fmt::format("T = {}, schedule {}, final_alpha_bar = {}", T, t5::show(f.ts), opt.final_alpha_bar);
+    t5::FakeModel model;
+    const auto got = ddim_invert(f.parts(), model.fn(), ab_t, x0, opt);
+    t5::InvertTrace ref, ref_swapped;
+    const auto expected = t5::fake_invert(f, ab, x0, opt.final_alpha_bar, ref);
+    const auto swapped = t5::fake_invert(f, ab, x0, opt.final_alpha_bar, ref_swapped, /*swapped=*/true);
+
+    if (!model.problem.empty()) ADD_FAILURE() << "likely mistake: " << model.problem << seed_note();
+    if (!f.problem.empty()) ADD_FAILURE() << "likely mistake: " << f.problem << seed_note();
+    const auto calls = model.timesteps();
+    report(t5::inversion_calls_mistake(calls, f.ts, f.t_prev));
+    EXPECT_EQ(calls, ref.t) << "inversion runs the steps backwards, calling the model at each step's target level "
+                            << t5::show(ref.t) << "; got " << t5::show(calls) << " (" << at << ")" << seed_note();
+    report(t5::inversion_levels_mistake(f.predict_calls, ref, opt.final_alpha_bar, got, swapped));
+    std::vector<double> got_levels;
+    for (const auto& c : f.predict_calls) got_levels.push_back(c.ab_t);
+    EXPECT_EQ(got_levels, ref.ab_from) << "predict_x0 gets the alpha_bar of the level the point is at, "
+                                       << t5::show(ref.ab_from) << " (" << at << ")" << seed_note();
     ASSERT_TRUE(got.defined()) << seed_note();
-    EXPECT_TRUE(tensors_close("latent against the plain inversion loop, " + at, got,
-                              plain_invert(ab, x0, ts, opt.final_alpha_bar), 1e-9, 1e-7))
+    EXPECT_TRUE(
+        tensors_close("latent against the inversion loop over the fake parts, " + at, got, expected, 1e-12, 1e-12))
         << seed_note();
   }
-
-  // The identity: when eps does not depend on x, each inversion step is the exact inverse of the
-  // sampler's step at the same timestep, so the plain eta = 0 sampler of ch05_reference.hpp (trailing,
-  // landing on alpha_bar = 1) brings the latent back to x0 up to rounding. 2..50 trailing steps.
-  const auto w = seeded_normal({B, D}, 5450).to(kF64);
-  auto eps_t = [&](const torch::Tensor&, const torch::Tensor& t) {
-    const double td = double(t.reshape({-1})[0].item<std::int64_t>());
-    return std::cos(0.37 * td) * w + 0.2 * std::sin(0.011 * td);
-  };
-  DdimOptions opt;
-  opt.steps = seeded_int(5451, 2, std::min<std::int64_t>(50, T));
-  const auto latent = ddim_invert(eps_t, ab_t, x0, opt);
-  ASSERT_TRUE(latent.defined()) << seed_note();
-  const auto back = t5::reference_ddim_eta0(eps_t, ab_t, latent, t5::trailing(T, opt.steps));
-  EXPECT_TRUE(tensors_close(
-      fmt::format("sample(invert(x0)) = x0 for an eps independent of x, trailing, T = {}, {} steps", T, opt.steps),
-      back, x0, 1e-9, 1e-7))
-      << seed_note();
 }
 
 // ---- 05.5 -------------------------------------------------------------------------------------------
