@@ -1,10 +1,13 @@
 // Chapter 05: DDIM (Song, Meng & Ermon 2021) on chapter 03's trained DDPM.
 //
-// Loads the EMA U-Net of chapter 03 (runs/03_ddpm/ckpt.pt) and samples it with the generalised DDIM
-// sampler (your 05.1 and 05.2, exercise_parts(), looped by your 05.3) for several step counts and eta
-// in {0, 0.5, 1}; checks that eta = 0 is deterministic; inverts real test images to noise and back
-// (05.4); decodes a slerp path between two noises (05.5); measures FID (the course's own classifier,
-// dm/eval) and images/s for every setting.
+//   load      the EMA U-Net of chapter 03 (runs/03_ddpm/ckpt.pt) and its schedule
+//   sample    with the generalised DDIM sampler: your 05.1 and 05.2 (exercise_parts()) looped by your
+//             05.3 (ddim_sample): eta = 0 is deterministic; the same noise with every step count and
+//             eta; real test images inverted to noise and back (05.4); a slerp path between two
+//             noises (05.5), decoded
+//   evaluate  FID (the course's own classifier, dm/eval; the Frechet distance of 03.5) and images/s
+//             for every step count and eta in {0, 0.5, 1}, and DDIM's FID against DDPM-T's
+//   plot      FID against steps
 // Writes
 //   runs/05_ddim/samples_by_steps.png  the same x_T sampled with each step count (rows: eta)
 //   runs/05_ddim/inversion.png         test images, their DDIM latents, and the reconstructions
@@ -14,9 +17,8 @@
 //
 // DDPM-1000 (the baseline) is the eta = 1 sampler with every step: then t_prev = t - 1 and sigma^2 is
 // DDPM's beta_tilde, i.e. Algorithm 2 with sigma^2 = beta_tilde; it is always measured. The quick model of
-// chapter 03 has T = 100: step counts above T are dropped (the program says which), --quick samples
-// 100 images per setting at 10, 20 and 50 steps for every eta, plus DDPM-100, and "DDPM-T"
-// is DDPM-100.
+// chapter 03 has T = 50: step counts above T are dropped (the program says which), --quick samples
+// 100 images per setting at 10, 20 and 50 steps for every eta, and "DDPM-T" is DDPM-50.
 //
 //   build/default/bin/solutions/05_ddim --quick            (after ./course run 03 -- --quick)
 //   build/default/bin/solutions/05_ddim --steps 10,50 --eta 0 --samples 1000
@@ -124,6 +126,315 @@ dm::ch05::EpsFn make_eps_fn(dm::nn::UNet& model, const torch::Tensor& alpha_bar,
 }
 // ANCHOR_END: eps_fn
 
+// ---- load the model ------------------------------------------------------------------------------------
+
+// Chapter 03's EMA U-Net and the schedule it was trained with.
+struct Model {
+  dm::nn::UNet unet{nullptr};
+  std::filesystem::path ckpt;
+  std::int64_t T = 0;
+  std::string schedule;
+  torch::Tensor alpha_bar;  // [T] float64, CPU
+};
+
+Model load_model(const Config& cfg, const dm::CommonFlags& flags, const torch::Device& device) {
+  Model m;
+  m.ckpt = cfg.ckpt.empty() ? std::filesystem::path(flags.out_root) / "03_ddpm" / dm::nn::kDefaultCheckpointName
+                            : std::filesystem::path(cfg.ckpt);
+  if (!std::filesystem::exists(m.ckpt))
+    throw dm::UserError(
+        fmt::format("no chapter 03 model at {}: run chapter 03 first: ./course run 03 -- --quick", m.ckpt.string()));
+  auto loaded = dm::nn::load_model(m.ckpt, device, dm::ch03::sinusoidal_embedding_fn());
+  m.unet = loaded.model;
+  m.unet->eval();
+  m.T = loaded.meta.value("T", std::int64_t{1000});
+  m.schedule = loaded.meta.value("schedule", std::string("linear"));
+  m.alpha_bar = training_alpha_bar(m.schedule, m.T);
+  fmt::print("model: {} ({}), EMA weights, trained {} steps, schedule {}, T = {}\n", m.ckpt.string(),
+             loaded.config.describe(), loaded.meta.value("step", std::int64_t{0}), m.schedule, m.T);
+  return m;
+}
+
+// The step counts of the table: those up to T (more than T is an error when asked for, dropped and
+// said when they are the defaults), plus the ratio's, sorted.
+std::vector<std::int64_t> step_counts(const Config& cfg, std::int64_t T, bool asked_for) {
+  std::vector<std::int64_t> steps, dropped;
+  for (auto n : cfg.steps) (n <= T ? steps : dropped).push_back(n);
+  if (!dropped.empty() && asked_for)
+    throw dm::UsageError(fmt::format("--steps {}: more DDIM steps than the model's T = {}", dropped.front(), T));
+  if (!dropped.empty()) {
+    std::string d;
+    for (auto n : dropped) d += fmt::format("{}{}", d.empty() ? "" : ", ", n);
+    fmt::print("step counts {} exceed T = {}: dropped; DDPM-{} (eta = 1, every step) is the baseline\n", d, T, T);
+  }
+  const std::int64_t ratio_steps = std::min(cfg.ratio_steps, T);
+  if (std::find(steps.begin(), steps.end(), ratio_steps) == steps.end()) steps.push_back(ratio_steps);
+  std::sort(steps.begin(), steps.end());
+  return steps;
+}
+
+// The eta values of the table: those asked for, with 0 (DDIM) and 1 (DDPM-like) always among them.
+std::vector<double> eta_values(const Config& cfg) {
+  std::vector<double> etas = cfg.etas;
+  if (std::find(etas.begin(), etas.end(), 0.0) == etas.end()) etas.insert(etas.begin(), 0.0);
+  if (std::find(etas.begin(), etas.end(), 1.0) == etas.end()) etas.push_back(1.0);
+  return etas;
+}
+
+// ---- sample: the student's DDIM over the model -----------------------------------------------------------
+
+// ANCHOR: ddim
+// Your 05.1 and 05.2 (exercise_parts()), looped by your 05.3 (sample) and 05.4 (invert).
+struct Ddim {
+  dm::ch05::DdimParts parts = dm::ch05::exercise_parts();
+  dm::ch05::EpsFn eps;        // the model, x0_hat clipped with --clip-x0
+  dm::ch05::EpsFn eps_plain;  // the model as it is (inversion and its reconstruction)
+  torch::Tensor alpha_bar;    // [T] float64
+  DdimOptions base;           // spacing and offset
+
+  DdimOptions options(std::int64_t steps, double eta) const {
+    DdimOptions o = base;
+    o.steps = steps;
+    o.eta = eta;
+    return o;
+  }
+  torch::Tensor sample(const torch::Tensor& x_T, std::int64_t steps, double eta,
+                       const dm::ch05::NoiseFn& noise = nullptr) const {
+    return dm::ch05::ddim_sample(parts, eps, alpha_bar, x_T, options(steps, eta), noise);  // 05.3
+  }
+  torch::Tensor invert(const torch::Tensor& x0, std::int64_t steps) const {
+    return dm::ch05::ddim_invert(parts, eps_plain, alpha_bar, x0, options(steps, 0.0));  // 05.4
+  }
+  torch::Tensor reconstruct(const torch::Tensor& latent, std::int64_t steps) const {
+    return dm::ch05::ddim_sample(parts, eps_plain, alpha_bar, latent, options(steps, 0.0));  // 05.3
+  }
+};
+// ANCHOR_END: ddim
+
+// Noise for the eta > 0 steps from its own generator, drawn on the CPU (the same on every device).
+dm::ch05::NoiseFn noise_from(at::Generator& gen) {
+  return [&gen](const torch::Tensor& x, std::int64_t) {
+    return torch::randn(x.sizes(), gen, torch::TensorOptions().device(torch::kCPU)).to(x.device());
+  };
+}
+
+// eta = 0 is deterministic: the same noise twice.
+void check_determinism(const Ddim& ddim, const torch::Tensor& x_fixed, std::int64_t steps, nlohmann::json& metrics) {
+  // ANCHOR: determinism
+  auto first = ddim.sample(x_fixed, steps, 0.0);
+  auto second = ddim.sample(x_fixed.clone(), steps, 0.0);
+  const double det_diff = (first - second).abs().max().item<double>();
+  fmt::print("determinism: eta = 0, {} steps, the same 16 noises twice: max |difference| = {:.3g}\n", steps, det_diff);
+  // ANCHOR_END: determinism
+  metrics["determinism"] = {{"steps", steps}, {"images", 16}, {"max_abs_diff", det_diff}};
+}
+
+// The same x_T with every step count, one row per eta.
+void samples_by_steps(const Ddim& ddim, const torch::Tensor& x_grid, const std::vector<std::int64_t>& steps,
+                      const std::vector<double>& etas, std::uint64_t seed, const std::filesystem::path& png) {
+  std::vector<cv::Mat> rows;
+  for (double eta : etas) {
+    std::vector<cv::Mat> cells;
+    std::vector<std::string> captions;
+    for (auto n : steps) {
+      auto gen_row = make_gen(seed + 7);  // the same eta-noise for every step count
+      auto x = ddim.sample(x_grid, n, eta, noise_from(gen_row));
+      cells.push_back(dm::make_grid(x.clamp(-1, 1).cpu(), 3, 2, 2));
+      captions.push_back(fmt::format("{} steps", n));
+    }
+    rows.push_back(labelled_row(dm::labelled_strip(cells, captions), fmt::format("eta = {:g}", eta)));
+  }
+  cv::Mat by_steps;
+  cv::vconcat(rows, by_steps);
+  dm::save_png(png, by_steps);
+}
+
+// Real test images to their latents and back.
+void invert_test_images(const Ddim& ddim, const torch::Tensor& x0, std::int64_t steps, const dm::RunDir& run,
+                        nlohmann::json& metrics) {
+  // ANCHOR: inversion
+  auto latent = ddim.invert(x0, steps);
+  auto recon = ddim.reconstruct(latent, steps);
+  const double inv_mae = (recon - x0).abs().mean().item<double>();
+  const double inv_max = (recon - x0).abs().max().item<double>();
+  const double latent_mean = latent.mean().item<double>(), latent_std = latent.std().item<double>();
+  fmt::print(
+      "inversion: {} test images, {} steps: mean |x0 - reconstruction| = {:.4f}, max = {:.4f} (pixels in [-1, 1]); "
+      "latent mean = {:.3f}, std = {:.3f}\n",
+      x0.size(0), steps, inv_mae, inv_max, latent_mean, latent_std);
+  // ANCHOR_END: inversion
+  const int nrow = int(x0.size(0));
+  std::vector<cv::Mat> r = {labelled_row(dm::make_grid(x0.cpu(), nrow, 2, 3), "data x_0"),
+                            labelled_row(dm::make_grid((latent / 3).clamp(-1, 1).cpu(), nrow, 2, 3), "latent x_T / 3"),
+                            labelled_row(dm::make_grid(recon.clamp(-1, 1).cpu(), nrow, 2, 3), "reconstruction")};
+  cv::Mat inv;
+  cv::vconcat(r, inv);
+  dm::save_png(run.file("inversion.png"), inv);
+  metrics["inversion"] = {{"images", x0.size(0)},       {"steps", steps},
+                          {"mean_abs_error", inv_mae},  {"max_abs_error", inv_max},
+                          {"latent_mean", latent_mean}, {"latent_std", latent_std}};
+}
+
+// Two noises, the slerp path between them (05.5) and, for contrast, the straight line, decoded.
+void interpolate(const Ddim& ddim, const torch::Tensor& z0, std::int64_t points, std::int64_t steps,
+                 const dm::RunDir& run, nlohmann::json& metrics) {
+  // ANCHOR: interpolation
+  auto za = z0.slice(0, 0, 1), zb = z0.slice(0, 1, 2);
+  std::vector<torch::Tensor> path_s, path_l;
+  std::vector<double> norm_s, norm_l;
+  for (std::int64_t k = 0; k < points; ++k) {
+    const double a = double(k) / double(points - 1);
+    path_s.push_back(dm::ch05::slerp(za, zb, a));
+    path_l.push_back((1 - a) * za + a * zb);
+    norm_s.push_back(path_s.back().norm().item<double>());
+    norm_l.push_back(path_l.back().norm().item<double>());
+  }
+  auto img_s = ddim.sample(torch::cat(path_s), steps, 0.0);
+  auto img_l = ddim.sample(torch::cat(path_l), steps, 0.0);
+  // ANCHOR_END: interpolation
+  const auto mid = std::size_t(points / 2);
+  fmt::print("interpolation: |z| = {:.1f} and {:.1f} at the ends; midpoint |slerp| = {:.1f}, |lerp| = {:.1f}\n",
+             norm_s.front(), norm_s.back(), norm_s[mid], norm_l[mid]);
+  const int n = int(points);
+  std::vector<cv::Mat> r = {labelled_row(dm::make_grid(img_s.clamp(-1, 1).cpu(), n, 2, 3), "slerp"),
+                            labelled_row(dm::make_grid(img_l.clamp(-1, 1).cpu(), n, 2, 3), "lerp")};
+  cv::Mat strip;
+  cv::vconcat(r, strip);
+  dm::save_png(run.file("interpolation.png"), strip);
+  metrics["interpolation"] = {{"points", points}, {"slerp_norms", norm_s}, {"lerp_norms", norm_l}};
+}
+
+// ---- evaluate: FID against steps ---------------------------------------------------------------------------
+
+// FID of each setting, keyed by (eta, steps), and the real-vs-real floor at the same n.
+using FidTable = std::map<std::pair<double, std::int64_t>, double>;
+struct Fids {
+  FidTable fid;
+  double floor = 0;
+};
+
+// Every (eta, steps) cell, plus DDPM-T (eta = 1, every step) when T is not among the steps, each from
+// the same x_T (common random numbers: differences come from the sampler), FID through 03.5.
+Fids fid_vs_steps(const Ddim& ddim, const Config& cfg, const std::vector<std::int64_t>& steps,
+                  const std::vector<double>& etas, std::int64_t T, const dm::CommonFlags& flags,
+                  const torch::Device& device, nlohmann::json& metrics) {
+  dm::eval::EvalOptions eo;
+  eo.cache_dir = std::filesystem::path(flags.out_root) / "cache";
+  eo.data_dir = flags.data_dir;
+  eo.device = device;
+  eo.quick = flags.quick;
+  eo.frechet = dm::ch03::frechet_distance;
+  dm::eval::Evaluator evaluator(eo);
+  const double floor = evaluator.fid_floor(cfg.samples);
+  fmt::print("FID of {} samples per setting; real-vs-real floor at n = {}: {:.2f}\n", cfg.samples, cfg.samples, floor);
+  auto x_T_all = torch::randn({cfg.samples, 1, 28, 28}, make_gen(flags.seed + 1));
+  FidTable fid;
+  nlohmann::json table = nlohmann::json::array();
+  fmt::print("{:>5} {:>6} {:>9} {:>9} {:>6} {:>9} {:>9}\n", "eta", "steps", "FID", "floor", "n", "images/s", "wall s");
+  std::vector<std::pair<double, std::int64_t>> cells;
+  for (double eta : etas)
+    for (auto n : steps) cells.emplace_back(eta, n);
+  if (std::find(steps.begin(), steps.end(), T) == steps.end()) cells.emplace_back(1.0, T);
+  for (const auto& [eta, n] : cells) {
+    auto gen_eta = make_gen(flags.seed + 2);
+    const auto noise = noise_from(gen_eta);
+    const auto t0 = Clock::now();
+    std::vector<torch::Tensor> out;
+    for (std::int64_t i = 0; i < cfg.samples; i += cfg.sample_batch) {
+      auto xb = x_T_all.slice(0, i, std::min(cfg.samples, i + cfg.sample_batch)).to(device);
+      out.push_back(
+          dm::nn::with_oom_advice("DDIM sampling", cfg.sample_batch, [&] { return ddim.sample(xb, n, eta, noise); })
+              .clamp(-1, 1)
+              .cpu());
+    }
+    const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
+    const auto report = evaluator.evaluate(torch::cat(out));
+    fid[{eta, n}] = report.fid;
+    const double ips = double(cfg.samples) / wall;
+    fmt::print("{:>5g} {:>6} {:>9.2f} {:>9.2f} {:>6} {:>9.1f} {:>9.1f}\n", eta, n, report.fid, report.fid_floor,
+               report.n, ips, wall);
+    std::fflush(stdout);
+    auto row = report.to_json();
+    row["eta"] = eta;
+    row["steps"] = n;
+    row["images_per_s"] = ips;
+    row["wall_s"] = wall;
+    table.push_back(row);
+  }
+  metrics["fid_vs_steps"] = table;
+  metrics["samples_per_setting"] = cfg.samples;
+  metrics["fid_floor"] = floor;
+  return {fid, floor};
+}
+
+// The target: DDIM-50 at eta = 0 within 1.5x of DDPM-T.
+void report_ratio(const Fids& f, std::int64_t ratio_steps, std::int64_t T, std::int64_t samples,
+                  nlohmann::json& metrics) {
+  const double ddpm = f.fid.at({1.0, T}), ddim = f.fid.at({0.0, ratio_steps});
+  const double ratio = ddim / ddpm;
+  fmt::print(
+      "DDIM-{} (eta = 0) FID {:.2f} vs DDPM-{} (eta = 1, every step) FID {:.2f}: ratio = {:.2f} (target <= 1.5; "
+      "fast.ai's DDIM-50 was 3x its DDPM-1000); n = {}, floor {:.2f}\n",
+      ratio_steps, ddim, T, ddpm, ratio, samples, f.floor);
+  metrics["ratio"] = {{"ddim_steps", ratio_steps}, {"ddim_fid", ddim}, {"ddpm_steps", T},
+                      {"ddpm_fid", ddpm},          {"ratio", ratio},   {"target", 1.5}};
+}
+
+// ---- plot -------------------------------------------------------------------------------------------------
+
+void plot_fid(const Fids& f, const std::vector<std::int64_t>& steps, const std::vector<double>& etas, std::int64_t T,
+              std::int64_t samples, const std::filesystem::path& png) {
+  dm::Figure fig(fmt::format("FID against DDIM steps ({} samples each, T = {})", samples, T), "steps",
+                 "FID (course classifier)");
+  fig.logx();
+  const cv::Scalar colors[] = {cv::Scalar(180, 119, 31), cv::Scalar(14, 127, 255), cv::Scalar(44, 160, 44),
+                               cv::Scalar(40, 39, 214), cv::Scalar(189, 103, 148)};
+  std::size_t ci = 0;
+  for (double eta : etas) {
+    std::vector<double> xs, ys;
+    for (auto n : steps) {
+      xs.push_back(double(n));
+      ys.push_back(f.fid.at({eta, n}));
+    }
+    dm::Style st;
+    st.color = colors[ci++ % 5];
+    fig.line(xs, ys, fmt::format("eta = {:g}", eta), st);
+  }
+  const double x_hi = double(std::max(steps.back(), T));
+  auto dashed = dm::Style::dashed();
+  dashed.color = cv::Scalar::all(90);
+  fig.line({double(steps.front()), x_hi}, {f.floor, f.floor}, "real-vs-real floor", dashed);
+  if (std::find(steps.begin(), steps.end(), T) == steps.end()) {  // DDPM-T as one marked point
+    auto pt = dm::Style::points();
+    pt.color = cv::Scalar(40, 39, 214);
+    fig.scatter({double(T)}, {f.fid.at({1.0, T})}, fmt::format("DDPM-{} (eta = 1, every step)", T), pt);
+  }
+  fig.save(png);
+}
+
+// ---- the command line ---------------------------------------------------------------------------------------
+
+// CLI11 checks with messages that name the bound (CLI11's own PositiveNumber prints the double range).
+// A value that is not a number passes them: the conversion to the option's type then says so.
+CLI::Validator closed(double lo, double hi, const std::string& what) {  // in [lo, hi]; `what` the ends' meaning
+  return CLI::Validator(
+      [lo, hi, what](std::string& v) {
+        double x = 0;
+        if (!CLI::detail::lexical_cast(v, x)) return std::string{};
+        return x >= lo && x <= hi ? std::string{} : fmt::format("must be in [{}, {}] ({}), got {}", lo, hi, what, v);
+      },
+      fmt::format("in [{}, {}]", lo, hi));
+}
+CLI::Validator at_least(std::int64_t lo) {
+  return CLI::Validator(
+      [lo](std::string& v) {
+        std::int64_t x = 0;
+        if (!CLI::detail::lexical_cast(v, x)) return std::string{};
+        return x >= lo ? std::string{} : fmt::format("must be at least {}, got {}", lo, v);
+      },
+      fmt::format(">= {}", lo));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,104 +443,71 @@ int main(int argc, char** argv) {
   dm::CommonFlags flags{"05_ddim"};
   dm::add_common_flags(app, flags);
   Config cfg;
+  const auto positive = at_least(1);
   app.add_option("--ckpt", cfg.ckpt, "chapter 03 checkpoint (default: <out>/03_ddpm/ckpt.pt)");
   auto* steps_opt = app.add_option("--steps", cfg.steps, "DDIM step counts, e.g. 10,50 (each 1..T)")
                         ->delimiter(',')
+                        ->check(positive)
                         ->capture_default_str();
-  app.add_option("--eta", cfg.etas, "eta values, e.g. 0,1 (each in [0, 1])")->delimiter(',')->capture_default_str();
+  app.add_option("--eta", cfg.etas, "eta values, e.g. 0,1 (each in [0, 1])")
+      ->delimiter(',')
+      ->check(closed(0, 1, "0: deterministic DDIM, 1: DDPM-like"))
+      ->capture_default_str();
   app.add_option("--spacing", cfg.spacing, "timestep spacing")
       ->check(CLI::IsMember({"leading", "trailing", "linspace"}))
       ->capture_default_str();
-  app.add_option("--offset", cfg.offset, "steps_offset of the leading spacing")->capture_default_str();
+  app.add_option("--offset", cfg.offset, "steps_offset of the leading spacing")
+      ->check(at_least(0))
+      ->capture_default_str();
   app.add_flag("--clip-x0,!--no-clip-x0", cfg.clip_x0, "clip x0_hat to [-1, 1] at every step");
-  auto* samples_opt =
-      app.add_option("--samples", cfg.samples, "images per setting for FID (>= 10)")->capture_default_str();
-  auto* batch_opt =
-      app.add_option("--sample-batch", cfg.sample_batch, "images per sampler call")->capture_default_str();
-  app.add_option("--ratio-steps", cfg.ratio_steps, "DDIM steps compared with DDPM-T")->capture_default_str();
-  app.add_option("--inversion-images", cfg.inversion_images, "test images inverted (1..32)")->capture_default_str();
-  auto* inv_steps_opt =
-      app.add_option("--inversion-steps", cfg.inversion_steps, "steps of the inversion")->capture_default_str();
-  app.add_option("--interp-points", cfg.interp_points, "images along the slerp path (>= 2)")->capture_default_str();
-  app.add_option("--decode-steps", cfg.decode_steps, "DDIM steps for the strips")->capture_default_str();
+  auto* samples_opt = app.add_option("--samples", cfg.samples, "images per setting for FID (>= 10)")
+                          ->check(at_least(10))
+                          ->capture_default_str();
+  auto* batch_opt = app.add_option("--sample-batch", cfg.sample_batch, "images per sampler call")
+                        ->check(positive)
+                        ->capture_default_str();
+  app.add_option("--ratio-steps", cfg.ratio_steps, "DDIM steps compared with DDPM-T")
+      ->check(positive)
+      ->capture_default_str();
+  app.add_option("--inversion-images", cfg.inversion_images, "test images inverted (1..32)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{32}))
+      ->capture_default_str();
+  auto* inv_steps_opt = app.add_option("--inversion-steps", cfg.inversion_steps, "steps of the inversion")
+                            ->check(positive)
+                            ->capture_default_str();
+  app.add_option("--interp-points", cfg.interp_points, "images along the slerp path (>= 2)")
+      ->check(at_least(2))
+      ->capture_default_str();
+  app.add_option("--decode-steps", cfg.decode_steps, "DDIM steps for the strips")
+      ->check(positive)
+      ->capture_default_str();
 
   return dm::run_main(app, argc, argv, [&] {
     if (flags.quick) {
       if (samples_opt->count() == 0) cfg.samples = 100;
       if (batch_opt->count() == 0) cfg.sample_batch = 100;
-      if (steps_opt->count() == 0) cfg.steps = {10, 20, 50};  // DDPM-T (eta = 1) is added below
+      if (steps_opt->count() == 0) cfg.steps = {10, 20, 50};  // DDPM-T (eta = 1) is added by fid_vs_steps
       if (inv_steps_opt->count() == 0) cfg.inversion_steps = 50;
     }
-    // ---- usage errors first (exit 2), before anything is loaded ----
     if (cfg.steps.empty()) throw dm::UsageError("--steps needs at least one step count");
-    for (auto n : cfg.steps)
-      if (n < 1) throw dm::UsageError(fmt::format("--steps must be at least 1, got {}", n));
     if (cfg.etas.empty()) throw dm::UsageError("--eta needs at least one value");
-    for (double e : cfg.etas)
-      if (!(e >= 0 && e <= 1))
-        throw dm::UsageError(fmt::format("--eta must be in [0, 1] (0: deterministic DDIM, 1: DDPM-like), got {}", e));
-    if (cfg.samples < 10) throw dm::UsageError(fmt::format("--samples must be at least 10, got {}", cfg.samples));
-    if (cfg.sample_batch < 1) throw dm::UsageError("--sample-batch must be at least 1");
-    if (cfg.offset < 0) throw dm::UsageError("--offset must be >= 0");
-    if (cfg.ratio_steps < 1 || cfg.decode_steps < 1 || cfg.inversion_steps < 1)
-      throw dm::UsageError("--ratio-steps, --decode-steps and --inversion-steps must be at least 1");
-    if (cfg.inversion_images < 1 || cfg.inversion_images > 32)
-      throw dm::UsageError(fmt::format("--inversion-images must be in 1..32, got {}", cfg.inversion_images));
-    if (cfg.interp_points < 2) throw dm::UsageError("--interp-points must be at least 2");
 
     dm::init_runtime(flags);
     const auto device = dm::pick_device(flags.device);
     const auto t_start = Clock::now();
 
-    // ---- the model of chapter 03 ----
-    const std::filesystem::path ckpt =
-        cfg.ckpt.empty() ? std::filesystem::path(flags.out_root) / "03_ddpm" / dm::nn::kDefaultCheckpointName
-                         : std::filesystem::path(cfg.ckpt);
-    if (!std::filesystem::exists(ckpt))
-      throw dm::UserError(
-          fmt::format("no chapter 03 model at {}: run chapter 03 first: ./course run 03 -- --quick", ckpt.string()));
-    auto loaded = dm::nn::load_model(ckpt, device, dm::ch03::sinusoidal_embedding_fn());
-    auto& model = loaded.model;
-    model->eval();
-    const std::int64_t T = loaded.meta.value("T", std::int64_t{1000});
-    const std::string schedule = loaded.meta.value("schedule", std::string("linear"));
-    const auto alpha_bar = training_alpha_bar(schedule, T);  // [T] float64, CPU
-    fmt::print("model: {} ({}), EMA weights, trained {} steps, schedule {}, T = {}\n", ckpt.string(),
-               loaded.config.describe(), loaded.meta.value("step", std::int64_t{0}), schedule, T);
-
-    // step counts above T: an error when asked for, dropped (and said) when they are the defaults
-    std::vector<std::int64_t> steps, dropped;
-    for (auto n : cfg.steps) (n <= T ? steps : dropped).push_back(n);
-    if (!dropped.empty() && steps_opt->count() > 0)
-      throw dm::UsageError(fmt::format("--steps {}: more DDIM steps than the model's T = {}", dropped.front(), T));
-    if (!dropped.empty()) {
-      std::string d;
-      for (auto n : dropped) d += fmt::format("{}{}", d.empty() ? "" : ", ", n);
-      fmt::print("step counts {} exceed T = {}: dropped; DDPM-{} (eta = 1, every step) is the baseline\n", d, T, T);
-    }
-    std::sort(steps.begin(), steps.end());
-    const std::int64_t ratio_steps = std::min(cfg.ratio_steps, T);
-    if (std::find(steps.begin(), steps.end(), ratio_steps) == steps.end()) {
-      steps.push_back(ratio_steps);
-      std::sort(steps.begin(), steps.end());
-    }
-    std::vector<double> etas = cfg.etas;
-    if (std::find(etas.begin(), etas.end(), 0.0) == etas.end()) etas.insert(etas.begin(), 0.0);
-    if (std::find(etas.begin(), etas.end(), 1.0) == etas.end()) etas.push_back(1.0);
-
-    const auto parts = dm::ch05::exercise_parts();  // your 05.1 and 05.2, looped by your 05.3 and 05.4
-    DdimOptions base;
-    base.spacing = dm::ch05::parse_spacing(cfg.spacing);
-    base.offset = cfg.offset;
-    auto eps_fn = make_eps_fn(model, alpha_bar, cfg.clip_x0);
-    auto eps_plain = make_eps_fn(model, alpha_bar, false);  // inversion: no clipping
-    auto opts = [&](std::int64_t n, double eta) {
-      DdimOptions o = base;
-      o.steps = n;
-      o.eta = eta;
-      return o;
-    };
-    const auto ts_print = parts.timesteps(T, std::min<std::int64_t>(5, T), base.spacing, base.offset);
+    // ---- load the model ----
+    Model model = load_model(cfg, flags, device);
+    const std::int64_t T = model.T;
+    const auto steps = step_counts(cfg, T, steps_opt->count() > 0);
+    const auto etas = eta_values(cfg);
+    Ddim ddim;
+    ddim.eps = make_eps_fn(model.unet, model.alpha_bar, cfg.clip_x0);
+    ddim.eps_plain = make_eps_fn(model.unet, model.alpha_bar, false);
+    ddim.alpha_bar = model.alpha_bar;
+    ddim.base.spacing = dm::ch05::parse_spacing(cfg.spacing);
+    ddim.base.offset = cfg.offset;
+    const auto ts_print = ddim.parts.timesteps(T, std::min<std::int64_t>(5, T), ddim.base.spacing, cfg.offset);  // 05.1
     std::string ts_s;
     for (auto t : ts_print) ts_s += fmt::format("{}{}", ts_s.empty() ? "" : ", ", t);
     fmt::print("spacing {} (offset {}): 5 steps visit t = {}\n", cfg.spacing, cfg.offset, ts_s);
@@ -239,200 +517,29 @@ int main(int argc, char** argv) {
     metrics["device"] = device.str();
     metrics["track"] = dm::track();
     metrics["quick"] = flags.quick;
-    metrics["checkpoint"] = ckpt.string();
+    metrics["checkpoint"] = model.ckpt.string();
     metrics["T"] = T;
-    metrics["schedule"] = schedule;
+    metrics["schedule"] = model.schedule;
     metrics["spacing"] = cfg.spacing;
     metrics["clip_x0"] = cfg.clip_x0;
     metrics["threads"] = torch::get_num_threads();
 
+    // ---- sample ----
+    const std::int64_t decode_steps = std::min(cfg.decode_steps, T);
     auto gen = make_gen(flags.seed);
-
-    // ---- determinism: the same noise twice at eta = 0 ----
-    // ANCHOR: determinism
     auto x_fixed = torch::randn({16, 1, 28, 28}, gen).to(device);
-    const auto det_opt = opts(std::min(cfg.decode_steps, T), 0.0);
-    auto first = dm::ch05::ddim_sample(parts, eps_fn, alpha_bar, x_fixed, det_opt);
-    auto second = dm::ch05::ddim_sample(parts, eps_fn, alpha_bar, x_fixed.clone(), det_opt);
-    const double det_diff = (first - second).abs().max().item<double>();
-    fmt::print("determinism: eta = 0, {} steps, the same 16 noises twice: max |difference| = {:.3g}\n", det_opt.steps,
-               det_diff);
-    // ANCHOR_END: determinism
-    metrics["determinism"] = {{"steps", det_opt.steps}, {"images", 16}, {"max_abs_diff", det_diff}};
-
-    // ---- samples of the same x_T with every step count, one row per eta ----
-    std::vector<cv::Mat> rows;
-    auto x_grid = x_fixed.slice(0, 0, 9);
-    for (double eta : etas) {
-      std::vector<cv::Mat> cells;
-      std::vector<std::string> captions;
-      for (auto n : steps) {
-        auto gen_row = make_gen(flags.seed + 7);  // the same eta-noise for every step count
-        auto nf = [&gen_row](const torch::Tensor& x, std::int64_t) {
-          return torch::randn(x.sizes(), gen_row, torch::TensorOptions().device(torch::kCPU)).to(x.device());
-        };
-        auto x = dm::ch05::ddim_sample(parts, eps_fn, alpha_bar, x_grid, opts(n, eta), nf);
-        cells.push_back(dm::make_grid(x.clamp(-1, 1).cpu(), 3, 2, 2));
-        captions.push_back(fmt::format("{} steps", n));
-      }
-      rows.push_back(labelled_row(dm::labelled_strip(cells, captions), fmt::format("eta = {:g}", eta)));
-    }
-    cv::Mat by_steps;
-    cv::vconcat(rows, by_steps);
-    dm::save_png(run.file("samples_by_steps.png"), by_steps);
-
-    // ---- inversion of real test images ----
-    // ANCHOR: inversion
+    check_determinism(ddim, x_fixed, decode_steps, metrics);
+    samples_by_steps(ddim, x_fixed.slice(0, 0, 9), steps, etas, flags.seed, run.file("samples_by_steps.png"));
     const auto test = dm::load_fashion_mnist(flags.data_dir, dm::Split::Test, cfg.inversion_images);
-    auto x0 = test.images.to(device);  // [n, 1, 28, 28] in [-1, 1]
-    const auto inv_opt = opts(std::min(cfg.inversion_steps, T), 0.0);
-    auto latent = dm::ch05::ddim_invert(parts, eps_plain, alpha_bar, x0, inv_opt);
-    auto recon = dm::ch05::ddim_sample(parts, eps_plain, alpha_bar, latent, inv_opt);
-    const double inv_mae = (recon - x0).abs().mean().item<double>();
-    const double inv_max = (recon - x0).abs().max().item<double>();
-    const double latent_mean = latent.mean().item<double>(), latent_std = latent.std().item<double>();
-    fmt::print(
-        "inversion: {} test images, {} steps: mean |x0 - reconstruction| = {:.4f}, max = {:.4f} (pixels in [-1, 1]); "
-        "latent mean = {:.3f}, std = {:.3f}\n",
-        x0.size(0), inv_opt.steps, inv_mae, inv_max, latent_mean, latent_std);
-    // ANCHOR_END: inversion
-    {
-      const int nrow = int(x0.size(0));
-      std::vector<cv::Mat> r = {
-          labelled_row(dm::make_grid(x0.cpu(), nrow, 2, 3), "data x_0"),
-          labelled_row(dm::make_grid((latent / 3).clamp(-1, 1).cpu(), nrow, 2, 3), "latent x_T / 3"),
-          labelled_row(dm::make_grid(recon.clamp(-1, 1).cpu(), nrow, 2, 3), "reconstruction")};
-      cv::Mat inv;
-      cv::vconcat(r, inv);
-      dm::save_png(run.file("inversion.png"), inv);
-    }
-    metrics["inversion"] = {{"images", x0.size(0)},     {"steps", inv_opt.steps},     {"mean_abs_error", inv_mae},
-                            {"max_abs_error", inv_max}, {"latent_mean", latent_mean}, {"latent_std", latent_std}};
+    invert_test_images(ddim, test.images.to(device), std::min(cfg.inversion_steps, T), run, metrics);
+    interpolate(ddim, torch::randn({2, 1, 28, 28}, gen).to(device), cfg.interp_points, decode_steps, run, metrics);
 
-    // ---- slerp between two noises, decoded (and lerp, for contrast) ----
-    // ANCHOR: interpolation
-    auto z0 = torch::randn({2, 1, 28, 28}, gen).to(device);
-    auto za = z0.slice(0, 0, 1), zb = z0.slice(0, 1, 2);
-    std::vector<torch::Tensor> path_s, path_l;
-    std::vector<double> norm_s, norm_l;
-    for (std::int64_t k = 0; k < cfg.interp_points; ++k) {
-      const double a = double(k) / double(cfg.interp_points - 1);
-      path_s.push_back(dm::ch05::slerp(za, zb, a));
-      path_l.push_back((1 - a) * za + a * zb);
-      norm_s.push_back(path_s.back().norm().item<double>());
-      norm_l.push_back(path_l.back().norm().item<double>());
-    }
-    const auto dec_opt = opts(std::min(cfg.decode_steps, T), 0.0);
-    auto img_s = dm::ch05::ddim_sample(parts, eps_fn, alpha_bar, torch::cat(path_s), dec_opt);
-    auto img_l = dm::ch05::ddim_sample(parts, eps_fn, alpha_bar, torch::cat(path_l), dec_opt);
-    // ANCHOR_END: interpolation
-    const auto mid = std::size_t(cfg.interp_points / 2);
-    fmt::print("interpolation: |z| = {:.1f} and {:.1f} at the ends; midpoint |slerp| = {:.1f}, |lerp| = {:.1f}\n",
-               norm_s.front(), norm_s.back(), norm_s[mid], norm_l[mid]);
-    {
-      const int n = int(cfg.interp_points);
-      std::vector<cv::Mat> r = {labelled_row(dm::make_grid(img_s.clamp(-1, 1).cpu(), n, 2, 3), "slerp"),
-                                labelled_row(dm::make_grid(img_l.clamp(-1, 1).cpu(), n, 2, 3), "lerp")};
-      cv::Mat strip;
-      cv::vconcat(r, strip);
-      dm::save_png(run.file("interpolation.png"), strip);
-    }
-    metrics["interpolation"] = {{"points", cfg.interp_points}, {"slerp_norms", norm_s}, {"lerp_norms", norm_l}};
+    // ---- evaluate ----
+    const auto fids = fid_vs_steps(ddim, cfg, steps, etas, T, flags, device, metrics);
+    report_ratio(fids, std::min(cfg.ratio_steps, T), T, cfg.samples, metrics);
 
-    // ---- FID against steps, for every eta ----
-    dm::eval::EvalOptions eo;
-    eo.cache_dir = std::filesystem::path(flags.out_root) / "cache";
-    eo.data_dir = flags.data_dir;
-    eo.device = device;
-    eo.quick = flags.quick;
-    eo.frechet = dm::ch03::frechet_distance;
-    dm::eval::Evaluator evaluator(eo);
-    const double floor = evaluator.fid_floor(cfg.samples);
-    fmt::print("FID of {} samples per setting; real-vs-real floor at n = {}: {:.2f}\n", cfg.samples, cfg.samples,
-               floor);
-    // The same x_T for every setting (common random numbers: differences come from the sampler).
-    auto x_T_all = torch::randn({cfg.samples, 1, 28, 28}, make_gen(flags.seed + 1));
-    std::map<std::pair<double, std::int64_t>, double> fid;
-    nlohmann::json table = nlohmann::json::array();
-    fmt::print("{:>5} {:>6} {:>9} {:>9} {:>6} {:>9} {:>9}\n", "eta", "steps", "FID", "floor", "n", "images/s",
-               "wall s");
-    // every (eta, steps) cell, plus DDPM-T (eta = 1, every step) when T is not among the steps
-    std::vector<std::pair<double, std::int64_t>> cells;
-    for (double eta : etas)
-      for (auto n : steps) cells.emplace_back(eta, n);
-    if (std::find(steps.begin(), steps.end(), T) == steps.end()) cells.emplace_back(1.0, T);
-    for (const auto& [eta, n] : cells) {
-      {
-        auto gen_eta = make_gen(flags.seed + 2);
-        auto nf = [&gen_eta](const torch::Tensor& x, std::int64_t) {
-          return torch::randn(x.sizes(), gen_eta, torch::TensorOptions().device(torch::kCPU)).to(x.device());
-        };
-        const auto t0 = Clock::now();
-        std::vector<torch::Tensor> out;
-        for (std::int64_t i = 0; i < cfg.samples; i += cfg.sample_batch) {
-          auto xb = x_T_all.slice(0, i, std::min(cfg.samples, i + cfg.sample_batch)).to(device);
-          out.push_back(dm::nn::with_oom_advice(
-                            "DDIM sampling", cfg.sample_batch,
-                            [&] { return dm::ch05::ddim_sample(parts, eps_fn, alpha_bar, xb, opts(n, eta), nf); })
-                            .clamp(-1, 1)
-                            .cpu());
-        }
-        const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-        const auto report = evaluator.evaluate(torch::cat(out));
-        fid[{eta, n}] = report.fid;
-        const double ips = double(cfg.samples) / wall;
-        fmt::print("{:>5g} {:>6} {:>9.2f} {:>9.2f} {:>6} {:>9.1f} {:>9.1f}\n", eta, n, report.fid, report.fid_floor,
-                   report.n, ips, wall);
-        std::fflush(stdout);
-        auto row = report.to_json();
-        row["eta"] = eta;
-        row["steps"] = n;
-        row["images_per_s"] = ips;
-        row["wall_s"] = wall;
-        table.push_back(row);
-      }
-    }
-    metrics["fid_vs_steps"] = table;
-    metrics["samples_per_setting"] = cfg.samples;
-    metrics["fid_floor"] = floor;
-
-    // ---- the target: DDIM-50 at eta = 0 within 1.5x of DDPM-T ----
-    const double ddpm = fid[{1.0, T}], ddim = fid[{0.0, ratio_steps}];
-    const double ratio = ddim / ddpm;
-    fmt::print(
-        "DDIM-{} (eta = 0) FID {:.2f} vs DDPM-{} (eta = 1, every step) FID {:.2f}: ratio = {:.2f} (target <= 1.5; "
-        "fast.ai's DDIM-50 was 3x its DDPM-1000); n = {}, floor {:.2f}\n",
-        ratio_steps, ddim, T, ddpm, ratio, cfg.samples, floor);
-    metrics["ratio"] = {{"ddim_steps", ratio_steps}, {"ddim_fid", ddim}, {"ddpm_steps", T},
-                        {"ddpm_fid", ddpm},          {"ratio", ratio},   {"target", 1.5}};
-
-    // ---- the plot ----
-    dm::Figure fig(fmt::format("FID against DDIM steps ({} samples each, T = {})", cfg.samples, T), "steps",
-                   "FID (course classifier)");
-    fig.logx();
-    const cv::Scalar colors[] = {cv::Scalar(180, 119, 31), cv::Scalar(14, 127, 255), cv::Scalar(44, 160, 44),
-                                 cv::Scalar(40, 39, 214), cv::Scalar(189, 103, 148)};
-    std::size_t ci = 0;
-    for (double eta : etas) {
-      std::vector<double> xs, ys;
-      for (auto n : steps) {
-        xs.push_back(double(n));
-        ys.push_back(fid[{eta, n}]);
-      }
-      dm::Style st;
-      st.color = colors[ci++ % 5];
-      fig.line(xs, ys, fmt::format("eta = {:g}", eta), st);
-    }
-    const double x_hi = double(std::max(steps.back(), T));
-    auto dashed = dm::Style::dashed();
-    dashed.color = cv::Scalar::all(90);
-    fig.line({double(steps.front()), x_hi}, {floor, floor}, "real-vs-real floor", dashed);
-    if (std::find(steps.begin(), steps.end(), T) == steps.end()) {  // DDPM-T as one marked point
-      auto pt = dm::Style::points();
-      pt.color = cv::Scalar(40, 39, 214);
-      fig.scatter({double(T)}, {fid[{1.0, T}]}, fmt::format("DDPM-{} (eta = 1, every step)", T), pt);
-    }
-    fig.save(run.file("fid_vs_steps.png"));
+    // ---- plot ----
+    plot_fid(fids, steps, etas, T, cfg.samples, run.file("fid_vs_steps.png"));
 
     const double seconds = std::chrono::duration<double>(Clock::now() - t_start).count();
     metrics["seconds"] = seconds;
