@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from .manifest import ROOT, Exercise, Manifest
-from .mutants import restore, stub_only
+from .mutants import hold_build_dir, restore, stub_only
 
 TIMEOUT = 900.0
 
@@ -46,6 +46,11 @@ def run(m: Manifest, keys: list[str], timeout: float = TIMEOUT) -> int:
         return 2
     bdir = ROOT / "build" / "mutants"
     mdir = bdir / "sources"
+    lock = hold_build_dir(bdir)
+    if lock is None:
+        print(f"drives: another ./course mutants or drives is using {bdir.relative_to(ROOT)}; wait for it",
+              file=sys.stderr)
+        return 2
     rels = sorted(str(p.relative_to(ROOT / "solutions")) for p in (ROOT / "solutions").rglob("*.cpp"))
     for rel in rels:
         (mdir / rel).parent.mkdir(parents=True, exist_ok=True)

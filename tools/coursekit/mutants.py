@@ -170,6 +170,21 @@ def mutate(text: str, mk: Mistake) -> str:
     return "".join(out)
 
 
+def hold_build_dir(bdir: Path):
+    """An exclusive lock on build/mutants for the whole run (mutants and drives share it): a second run
+    at the same time would overwrite the first one's mutated files and grade them. Returns the open
+    lock file (keep it), or None when another run holds it."""
+    import fcntl
+    bdir.mkdir(parents=True, exist_ok=True)
+    f = open(bdir / ".lock", "w")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return None
+    return f
+
+
 def restore(rel: str, mdir: Path) -> None:
     """Put the solution back, with a fresh modification time: a copy with the solution's old time
     would be older than the mutant's object file, and ninja would keep linking the mutant."""
@@ -334,6 +349,11 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
     # solutions/ (DM_STUB_FILES): the student's build/<preset> is never reconfigured.
     bdir = ROOT / "build" / "mutants"
     mdir = bdir / "sources"
+    lock = hold_build_dir(bdir)
+    if lock is None:
+        print(f"mutants: another ./course mutants or drives is using {bdir.relative_to(ROOT)}; wait for it",
+              file=sys.stderr)
+        return 2
     shutil.rmtree(mdir, ignore_errors=True)
     rels = sorted(str(p.relative_to(ROOT / "solutions")) for p in (ROOT / "solutions").rglob("*.cpp"))
     for rel in rels:  # fresh times: ninja rebuilds what an earlier run may have left mutated
