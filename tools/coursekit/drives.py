@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 from .manifest import ROOT, Exercise, Manifest
-from .mutants import hold_build_dir, restore, stub_only
+from .mutants import prepare_build_dir, restore, stub_only
 
 TIMEOUT = 900.0
 
@@ -44,20 +44,10 @@ def run(m: Manifest, keys: list[str], timeout: float = TIMEOUT) -> int:
     if not chosen:
         print("drives: no exercises for that choice", file=sys.stderr)
         return 2
-    bdir = ROOT / "build" / "mutants"
-    mdir = bdir / "sources"
-    lock = hold_build_dir(bdir)
-    if lock is None:
-        print(f"drives: another ./course mutants or drives is using {bdir.relative_to(ROOT)}; wait for it",
-              file=sys.stderr)
+    prepared = prepare_build_dir("drives")
+    if prepared is None:
         return 2
-    rels = sorted(str(p.relative_to(ROOT / "solutions")) for p in (ROOT / "solutions").rglob("*.cpp"))
-    for rel in rels:
-        (mdir / rel).parent.mkdir(parents=True, exist_ok=True)
-        restore(rel, mdir)
-    subprocess.run(["cmake", "-S", str(ROOT), "-B", str(bdir), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
-                    "-DDM_TRACKS=exercises", f"-DDM_STUB_FILES={';'.join(rels)}", f"-DDM_STUB_DIR={mdir}"],
-                   check=True, stdout=subprocess.DEVNULL)
+    lock, bdir, mdir, rels = prepared
     links = linked_chapters(bdir, m)
     runs = bdir / "drives"
     cache = runs / "cache"  # the evaluation classifier, trained once and shared by every run

@@ -185,6 +185,29 @@ def hold_build_dir(bdir: Path):
     return f
 
 
+def prepare_build_dir(tool: str):
+    """build/mutants, locked, with a fresh copy of every solution file in sources/ and configured as the
+    exercises track that takes every exercise file from there (DM_STUB_FILES), so the student's
+    build/<preset> is never reconfigured. Returns (lock, build dir, sources dir, files), or None (said
+    why) when another run holds the lock."""
+    bdir = ROOT / "build" / "mutants"
+    mdir = bdir / "sources"
+    lock = hold_build_dir(bdir)
+    if lock is None:
+        print(f"{tool}: another ./course mutants or drives is using {bdir.relative_to(ROOT)}; wait for it",
+              file=sys.stderr)
+        return None
+    shutil.rmtree(mdir, ignore_errors=True)
+    rels = sorted(str(p.relative_to(ROOT / "solutions")) for p in (ROOT / "solutions").rglob("*.cpp"))
+    for rel in rels:  # fresh times: ninja rebuilds what an earlier run may have left mutated
+        (mdir / rel).parent.mkdir(parents=True, exist_ok=True)
+        restore(rel, mdir)
+    subprocess.run(["cmake", "-S", str(ROOT), "-B", str(bdir), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
+                    "-DDM_TRACKS=exercises", f"-DDM_STUB_FILES={';'.join(rels)}", f"-DDM_STUB_DIR={mdir}"],
+                   check=True, stdout=subprocess.DEVNULL)
+    return lock, bdir, mdir, rels
+
+
 def restore(rel: str, mdir: Path) -> None:
     """Put the solution back, with a fresh modification time: a copy with the solution's old time
     would be older than the mutant's object file, and ninja would keep linking the mutant."""
@@ -347,25 +370,14 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
         return 2
     # Its own build folder with the exercises track only, every exercise file taken from a copy of
     # solutions/ (DM_STUB_FILES): the student's build/<preset> is never reconfigured.
-    bdir = ROOT / "build" / "mutants"
-    mdir = bdir / "sources"
-    lock = hold_build_dir(bdir)
-    if lock is None:
-        print(f"mutants: another ./course mutants or drives is using {bdir.relative_to(ROOT)}; wait for it",
-              file=sys.stderr)
+    prepared = prepare_build_dir("mutants")
+    if prepared is None:
         return 2
-    shutil.rmtree(mdir, ignore_errors=True)
-    rels = sorted(str(p.relative_to(ROOT / "solutions")) for p in (ROOT / "solutions").rglob("*.cpp"))
-    for rel in rels:  # fresh times: ninja rebuilds what an earlier run may have left mutated
-        (mdir / rel).parent.mkdir(parents=True, exist_ok=True)
-        restore(rel, mdir)
+    lock, bdir, mdir, rels = prepared
     chapters = sorted({m.exercise(mk.exercise).chapter for mk in mistakes})
     targets = [f"test_{c}_exercises" for c in chapters]
     print(f"mutants: {len(mistakes)} mistakes; the exercises track built from solutions/ with one mistake at a "
           f"time, in {bdir.relative_to(ROOT)} (seed {seed})", flush=True)
-    subprocess.run(["cmake", "-S", str(ROOT), "-B", str(bdir), "-G", "Ninja", "-DCMAKE_BUILD_TYPE=Release",
-                    "-DDM_TRACKS=exercises", f"-DDM_STUB_FILES={';'.join(rels)}", f"-DDM_STUB_DIR={mdir}"],
-                   check=True, stdout=subprocess.DEVNULL)
 
     def build(targets: list[str], keep_going: bool = False) -> subprocess.CompletedProcess:
         cmd = ["cmake", "--build", str(bdir), "--target", *targets] + (["--", "-k", "0"] if keep_going else [])
