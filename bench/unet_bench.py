@@ -185,7 +185,9 @@ def main():
         ddim()
         ddim_ips.append(B / (time.perf_counter() - t0))
     print(json.dumps({"impl": f"Python PyTorch {torch.__version__}{' compiled' if a.compile else ' eager'}",
-                      "params": sum(p.numel() for p in net.parameters()), "threads": a.threads, "batch": B,
+                      "params": sum(p.numel() for p in net.parameters()), "threads": a.threads,
+                      "intra_op_threads": torch.get_num_threads(), "inter_op_threads": torch.get_num_interop_threads(),
+                      "batch": B,
                       "train_images_per_s": round(statistics.median(train_ips), 2),
                       "ddim50_images_per_s": round(statistics.median(ddim_ips), 2)}))
 

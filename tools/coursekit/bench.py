@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from pathlib import Path
 
 from . import build as B
@@ -29,40 +30,81 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def run(preset: str, threads: int, batch: int, repeats: int) -> int:
+def median(v: list[float]) -> float:
+    v = sorted(v)
+    n = len(v)
+    return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
+
+
+def run(preset: str, threads: int, batch: int, repeats: int, pairs: int = 5) -> int:
+    """C++ and Python one after the other, `pairs` times, the order alternating (C++ first in the
+    odd pairs, Python first in the even ones) so that a drift of the machine's speed hits both.
+    Each pair gives one ratio per measure; the table gives the median ratio and its min-max."""
+    if pairs < 1:
+        print("bench: --pairs must be at least 1", file=sys.stderr)
+        return 2
     setup.apt_install(setup.missing(["python3-torch"]), {"python3-torch": "Python PyTorch, the benchmark's peer"})
     if B.build(preset, ["bench_unet"]).returncode != 0:
         return 1
     args = ["--threads", str(threads), "--batch", str(batch), "--repeats", str(repeats)]
-    cpp_cmd = [str(B.bin_dir(preset) / "bench_unet"), *args]
-    py_cmd = [PYTHON, str(ROOT / "bench" / "unet_bench.py"), *args]
-    load_before = load_average()
-    results = []
-    for cmd in (cpp_cmd, py_cmd):
-        print("+ " + " ".join(cmd), flush=True)
-        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
-        results.append(json.loads(out.strip().splitlines()[-1]))
-        print(out.strip())
-    cpp, py = results
+    cmds = {"cpp": [str(B.bin_dir(preset) / "bench_unet"), *args],
+            "py": [PYTHON, str(ROOT / "bench" / "unet_bench.py"), *args]}
+    runs: dict[str, list[dict]] = {"cpp": [], "py": []}
+    loads = [load_average()]
+    for i in range(pairs):
+        for side in (("cpp", "py") if i % 2 == 0 else ("py", "cpp")):
+            print(f"+ [pair {i + 1}/{pairs}] " + " ".join(cmds[side]), flush=True)
+            out = subprocess.run(cmds[side], check=True, stdout=subprocess.PIPE, text=True).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            r["load"] = load_average()
+            runs[side].append(r)
+            print(out.strip(), f"(load {r['load']})", flush=True)
+        loads.append(load_average())
+    cpp, py = runs["cpp"][0], runs["py"][0]
     if cpp["params"] != py["params"]:
         print(f"bench: the networks differ ({cpp['params']} vs {py['params']} parameters); fix unet_bench.py")
         return 1
-    tr, dd = cpp["train_images_per_s"] / py["train_images_per_s"], cpp["ddim50_images_per_s"] / py["ddim50_images_per_s"]
-    rel = lambda c: " ".join(Path(x).name if i == 0 else x for i, x in enumerate(c))
+    measures = [("train_images_per_s", "training step (forward, MSE, backward, clip, AdamW), images/s"),
+                ("ddim50_images_per_s", "DDIM-50 sampling, images/s")]
+    rows = []
+    for key, label in measures:
+        c = [r[key] for r in runs["cpp"]]
+        p_ = [r[key] for r in runs["py"]]
+        ratios = [a / b for a, b in zip(c, p_)]
+        rows.append(f"| {label} | {median(c):.1f} ({min(c):.1f}–{max(c):.1f}) | {median(p_):.1f} "
+                    f"({min(p_):.1f}–{max(p_):.1f}) | **{median(ratios):.2f}×** ({min(ratios):.2f}–{max(ratios):.2f}) |")
+    def threads_of(r: dict) -> str:
+        return (f"{r.get('intra_op_threads', r.get('threads'))} intra-op, "
+                f"{r.get('inter_op_threads', '?')} inter-op (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})")
+    per_pair = "\n".join(
+        f"| {i + 1} | {'C++, Python' if i % 2 == 0 else 'Python, C++'} | {a['train_images_per_s']:.1f} / "
+        f"{b['train_images_per_s']:.1f} = {a['train_images_per_s'] / b['train_images_per_s']:.2f} | "
+        f"{a['ddim50_images_per_s']:.2f} / {b['ddim50_images_per_s']:.2f} = "
+        f"{a['ddim50_images_per_s'] / b['ddim50_images_per_s']:.2f} | {a['load']} · {b['load']} |"
+        for i, (a, b) in enumerate(zip(runs["cpp"], runs["py"])))
     md = f"""# Benchmark results
 
-`./course bench` — measured {datetime.date.today().isoformat()} on {machine()}
-(load average before the run: {load_before}). Same machine, same run, same network
-(the chapter 03 quick U-Net, {cpp['params']:,} parameters), float32 on the CPU, {threads} threads,
-batch {batch}, median of {repeats} timed runs after a warm-up. Noise on this machine: ±10–15%.
+`./course bench --pairs {pairs}` — measured {datetime.date.today().isoformat()} on {machine()}.
+Same machine, same run, same network (chapter 03's U-Net at width 32, mults 1,2,2, one ResBlock per
+level, attention at 7: {cpp['params']:,} parameters; the quick run uses width 16), float32 on the
+CPU, batch {batch}. {pairs} pairs of runs, one C++ and one Python each, the order alternating; each
+run reports the median of {repeats} timed repetitions after a warm-up. Threads: C++ {threads_of(cpp)};
+Python {threads_of(py)}. Load average (1, 5, 15 min) before the first pair: {loads[0]}; after the
+last: {loads[-1]}.
 
-| | C++ ({cpp['impl']}) | Python ({py['impl']}) | C++ / Python |
+| | C++ ({cpp['impl']}), median (min–max) | Python ({py['impl']}), median (min–max) | C++ / Python, median of the pairs' ratios (min–max) |
 |---|---:|---:|---:|
-| training step (forward, MSE, backward, clip, AdamW), images/s | {cpp['train_images_per_s']:.1f} | {py['train_images_per_s']:.1f} | **{tr:.2f}×** |
-| DDIM-50 sampling, images/s | {cpp['ddim50_images_per_s']:.1f} | {py['ddim50_images_per_s']:.1f} | **{dd:.2f}×** |
+{chr(10).join(rows)}
+
+Every pair (C++ / Python, images/s; load average after each run):
+
+| pair | order | training step | DDIM-50 | load |
+|---:|---|---|---|---|
+{per_pair}
 
 Commands: `{' '.join(['build/' + preset + '/bin/bench_unet', *args])}` and `/usr/bin/python3 bench/unet_bench.py {' '.join(args)}`.
 torch.compile needs PyTorch ≥ 2.0 (Debian's is 1.13): on a GPU machine run `unet_bench.py --compile` too.
+A ratio whose min–max includes 1.00 does not separate the two.
 """
     (ROOT / "bench" / "RESULTS.md").write_text(md + NOTES, encoding="utf-8")
     print(md)

@@ -24,6 +24,7 @@ INCLUDE = re.compile(r"<!-- include: (?P<path>[^#\s]+)(?:#(?P<anchor>[\w.-]+))? 
 EXERCISES = re.compile(r"<!-- exercises -->\n(?P<body>.*?)<!-- /exercises -->", re.S)
 OUTPUT = re.compile(r"<!-- output: (?P<args>[^>]*?) -->\n(?P<body>.*?)<!-- /output -->", re.S)
 FIGURE = re.compile(r"\]\((figures/[\w.-]+\.(?:png|mp4|gif))\)")
+SLIDE_MEDIA = re.compile(r"(?:\]\(|src=\")(\.\./[\w./-]+\.(?:png|mp4|gif|webm))")
 ANCHOR_LINE = re.compile(r"^\s*(//|#)\s*ANCHOR(_END)?:\s*[\w.-]+\s*$")
 LANG = {".cpp": "cpp", ".hpp": "cpp", ".cu": "cpp", ".h": "cpp", ".py": "python", ".cmake": "cmake",
         ".toml": "toml", ".txt": "cmake"}
@@ -128,6 +129,13 @@ def sync(manifest: Manifest, check: bool, outputs: bool = False, figures: bool =
                 if not target.is_file():
                     problems.append(f"{rel}: shows {fig}, which is missing "
                                     "(run `./course tour`, then `./course lessons --figures`)")
+        if in_slides:  # a deck shows committed media only, so it builds before any run
+            for ref in SLIDE_MEDIA.findall(new):
+                if not (doc.parent / ref).is_file():
+                    problems.append(f"{rel}: shows {ref}, which is missing (decks use the committed "
+                                    "chapters/NN/figures/; run `./course lessons --figures` after the chapter's run)")
+                if "/runs/" in ref:
+                    problems.append(f"{rel}: shows {ref} from runs/: use the committed chapters/NN/figures/ copy")
         if not check and new != text:
             doc.write_text(new, encoding="utf-8")
             print(f"lessons: updated {rel}")

@@ -176,6 +176,16 @@ def cmd_lessons(m: Manifest, a) -> int:
     return 1 if problems else 0
 
 
+def cmd_numbers(m: Manifest, a) -> int:
+    from . import numbers
+    problems, note = numbers.check(m)
+    for p in problems:
+        print(p)
+    print(f"numbers: {len(problems)} measured-looking number(s) without a source ({note})" if problems
+          else f"numbers: every measured-looking number has a source ({note})")
+    return 1 if problems else 0
+
+
 def cmd_slides(m: Manifest, a) -> int:
     if not a.no_setup:
         setup.ensure(slides=True, quiet=True)
@@ -192,9 +202,10 @@ def cmd_slides(m: Manifest, a) -> int:
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
     decks = sorted(slides.glob("[0-9][0-9]_*.md"))
-    for deck in decks:  # figures are ../runs/NN/x.png from slides/; ../NN/x.png from runs/slides/
-        (staged / deck.name).write_text(deck.read_text(encoding="utf-8").replace("](../runs/", "](../"),
-                                        encoding="utf-8")
+    for deck in decks:  # media are ../chapters/NN/figures/x from slides/; ../../chapters/... from runs/slides/
+        text = deck.read_text(encoding="utf-8")
+        (staged / deck.name).write_text(text.replace("](../chapters/", "](../../chapters/")
+                                        .replace('src="../chapters/', 'src="../../chapters/'), encoding="utf-8")
     r = subprocess.run([str(marp), "--html", "--no-stdin", "--input-dir", str(staged), "--output", str(out)],
                        cwd=slides, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if r.returncode != 0:
@@ -255,7 +266,7 @@ def cmd_watch(m: Manifest, a) -> int:
 
 def cmd_bench(m: Manifest, a) -> int:
     from . import bench
-    return bench.run(a.preset, a.threads or len(os.sched_getaffinity(0)), a.batch, a.repeats)
+    return bench.run(a.preset, a.threads or len(os.sched_getaffinity(0)), a.batch, a.repeats, a.pairs)
 
 
 # ---------------------------------------------------------------- test: every gate
@@ -339,13 +350,16 @@ def main(argv: list[str]) -> int:
     p.add_argument("--check", action="store_true")
     p.add_argument("--outputs", action="store_true", help="also re-capture program outputs")
     p.add_argument("--figures", action="store_true", help="also copy figures from runs/ into chapters/*/figures")
+    add("numbers", cmd_numbers, "list numbers in lessons and slides that look measured but come from no "
+                                "captured run and no allow-list entry (tools/coursekit/numbers_allow.toml)")
     p = add("slides", cmd_slides, "build the Marp decks to HTML under runs/slides/")
     p.add_argument("--no-setup", action="store_true")
     add("format", cmd_format, "clang-format every C++ file, then regenerate exercises/")
     p = add("bench", cmd_bench, "C++ vs Python PyTorch U-Net throughput -> bench/RESULTS.md")
     p.add_argument("--threads", type=int, default=0, help="0: the cores available")
     p.add_argument("--batch", type=int, default=64)
-    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--repeats", type=int, default=1, help="timed repetitions inside each run")
+    p.add_argument("--pairs", type=int, default=5, help="C++/Python pairs, the order alternating")
     a = ap.parse_args(argv)
     try:
         m = load()
