@@ -55,13 +55,18 @@ __global__ void vp_em_kernel(double beta_min, double beta_max, double x0, long l
 bool gpu_available(std::string* why) {
   int n = 0;
   const cudaError_t err = cudaGetDeviceCount(&n);
+  if (err == cudaErrorNoDevice || err == cudaErrorInsufficientDriver) {  // no GPU, or no driver for one
+    if (why) *why = "no GPU found";
+    cudaGetLastError();
+    return false;
+  }
   if (err != cudaSuccess) {
     if (why) *why = std::string("cudaGetDeviceCount: ") + cudaGetErrorString(err);
     cudaGetLastError();  // clear the sticky error so later calls start clean
     return false;
   }
   if (n == 0) {
-    if (why) *why = "cudaGetDeviceCount: no CUDA device";
+    if (why) *why = "no GPU found";
     return false;
   }
   return true;

@@ -180,8 +180,12 @@ int run(const dm::CommonFlags& flags, Config cfg) {
     const double bt = post.variance[beta_tilde_at].item<double>();
     fmt::print("{}: beta[0] = {:.3g}, beta[T-1] = {:.3g}, alpha_bar[0] = {:.6f}, alpha_bar[T-1] = {:.3g}\n", name,
                s.beta[0].item<double>(), s.beta[cfg.T - 1].item<double>(), s.alpha_bar[0].item<double>(), ab_last);
-    fmt::print("{}: SNR(T-1) = {:.3g} (log SNR {:.2f}), beta_tilde[{}] = {:.5f} (beta[{}] = {:.5f})\n", name, snr_last,
+    fmt::print("{}: SNR(T-1) = {:.3g} (log SNR {:.2f}), beta_tilde[{}] = {:.7f} (beta[{}] = {:.7f})\n", name, snr_last,
                std::log(snr_last), beta_tilde_at, bt, beta_tilde_at, s.beta[beta_tilde_at].item<double>());
+    if (beta_tilde_at > 0 && beta_tilde_at + 1 < cfg.T)  // the neighbours: which index a pinned value pins
+      fmt::print("{}: beta_tilde[{}] = {:.7f}, beta_tilde[{}] = {:.7f}\n", name, beta_tilde_at - 1,
+                 post.variance[beta_tilde_at - 1].item<double>(), beta_tilde_at + 1,
+                 post.variance[beta_tilde_at + 1].item<double>());
 
     // x_T of real images: close to N(0, I)?
     auto xT = dm::ch02::q_sample(s, x0_stat, torch::full({x0_stat.size(0)}, cfg.T - 1, torch::kLong),
