@@ -9,7 +9,7 @@ namespace dm::ch05 {
 
 // ANCHOR: ddim_sigma
 double ddim_sigma(double alpha_bar_t, double alpha_bar_prev, double eta) {
-  // DDIM's eq. 16 (lesson 05, section 3): a standard deviation, 0 at eta = 0
+  // eta times the posterior's standard deviation across the jump (derive it: lesson 05, section 3)
   DM_TODO("05.2");
 }
 // ANCHOR_END: ddim_sigma

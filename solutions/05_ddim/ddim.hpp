@@ -67,10 +67,12 @@ double alpha_bar_at(const torch::Tensor& alpha_bar, std::int64_t t, double final
 // choice of sigma. Its reverse step from x_t (at alpha_bar_t) to x_prev (at alpha_bar_prev) puts the
 // model's guess x0_hat where x_0 would be and splits x_prev's noise between the predicted eps and
 // fresh noise sigma z (lesson 05, "2. The DDIM step"); DDIM's choice of sigma is a function of one
-// number eta (its eq. 16; lesson 05, "3. $\sigma_t(\eta)$ and the DDPM limit").
+// number eta: eta times the sigma that makes the step DDPM's own posterior across the jump (lesson 05,
+// "3. $\sigma_t(\eta)$ and the DDPM limit", where you derive it).
 // eta = 0: no noise (deterministic); eta = 1 between consecutive steps: sigma^2 = DDPM's beta_tilde_t.
 
-// The standard deviation sigma of the fresh noise of one step, by DDIM's eq. 16.
+// The standard deviation sigma of the fresh noise of one step: eta times the standard deviation of
+// x_prev given x_t and x_0 under DDPM's forward process across the jump.
 //   alpha_bar_t, alpha_bar_prev   0 < alpha_bar_t < alpha_bar_prev <= 1
 //   eta                           in [0, 1]
 //   returns                       sigma >= 0; 0 at eta = 0

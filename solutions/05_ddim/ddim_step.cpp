@@ -13,7 +13,7 @@ double ddim_sigma(double alpha_bar_t, double alpha_bar_prev, double eta) {
   // sigma(eta) = eta sqrt((1 - ab_prev) / (1 - ab_t)) sqrt(1 - ab_t / ab_prev)   (DDIM eq. 16)
   return eta * std::sqrt((1 - alpha_bar_prev) / (1 - alpha_bar_t)) * std::sqrt(1 - alpha_bar_t / alpha_bar_prev);
   // BEGIN STUB
-  // // DDIM's eq. 16 (lesson 05, section 3): a standard deviation, 0 at eta = 0
+  // // eta times the posterior's standard deviation across the jump (derive it: lesson 05, section 3)
   // DM_TODO("05.2");
   // END STUB
   // END SOLUTION

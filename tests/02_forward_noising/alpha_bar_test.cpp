@@ -1,7 +1,7 @@
 // Exercise 02.2: alpha = 1 - beta, alpha_bar = cumulative product of alpha, SNR = alpha_bar / (1 - alpha_bar).
 // Checks the reference values (golden), alpha_bar against a plain loop over prod(1 - beta_s),
 // alpha_bar[0] = 1 - beta[0], alpha_bar[T-1] tiny for every schedule (x_T is nearly pure noise),
-// and SNR against its definition. Known mistakes are named: the seeds' slip alpha_bar = prod(beta),
+// and SNR against its definition. Known mistakes are named: the common slip alpha_bar = prod(beta),
 // a product shifted by one step, alpha_bar = alpha (no product), SNR upside down.
 // Run one test: build/default/bin/test_02_exercises --gtest_filter='AlphaBar.*:Snr.*'
 #include <gtest/gtest.h>

@@ -1,5 +1,5 @@
 // Helpers for the chapter-03 tests: the linear schedule computed independently of chapter 02's
-// exercises (plain loops in double), the reverse step written out in plain doubles, the seeds'
+// exercises (plain loops in double), the reverse step written out in plain doubles, the common
 // known mistakes, and "which known mistake does this look like".
 #pragma once
 

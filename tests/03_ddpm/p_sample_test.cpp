@@ -1,6 +1,6 @@
 // Exercise 03.3: one ancestral reverse step p(x_{t-1} | x_t) (Algorithm 2).
 // Checks the reference values (golden) for both variances and with x0 clipping, the mean and the
-// noise scale exactly against a plain-double computation (naming the seeds' slip, a mean missing the
+// noise scale exactly against a plain-double computation (naming the common slip, a mean missing the
 // 1/sqrt(1 - alpha_bar_t) factor on eps, and the usual variance mistakes), no noise at t = 0, x0_hat,
 // that clipping changes nothing when x0_hat is inside [-1, 1], and that the whole reverse chain with
 // the exact eps of Gaussian data recovers the data's mean and variance (Monte-Carlo, 5 standard errors).
@@ -53,7 +53,7 @@ TEST(PSample, MeanSubtractsScaledNoise) {
                    .x_prev;
     auto expected = (x - c.beta / std::sqrt(1 - c.ab) * eps) / std::sqrt(c.alpha);
     const std::vector<std::pair<std::string, torch::Tensor>> mistakes = {
-        {"the mean is missing the 1/sqrt(1 - alpha_bar_t) factor on eps (the slip in the lecture notes): "
+        {"the mean is missing the 1/sqrt(1 - alpha_bar_t) factor on eps (a common slip): "
          "mu = 1/sqrt(alpha_t) (x_t - beta_t / sqrt(1 - alpha_bar_t) eps)",
          (x - c.beta * eps) / std::sqrt(c.alpha)},
         {"the mean divides by sqrt(alpha_bar_t) instead of sqrt(alpha_t)",

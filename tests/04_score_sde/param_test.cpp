@@ -89,7 +89,8 @@ TEST(Conversions, FromEpsGivesX0VAndTheScore) {
   auto out = from_eps(Prediction::X0, tr.eps, tr.xt, tr.ab);
   auto m = t4::diagnose(
       out, tr.x0,
-      {{"eps -> x0: divide by sqrt(alpha_bar) after removing the noise (the seeds' slip)", tr.xt - s * tr.eps},
+      {{"eps -> x0: divide by sqrt(alpha_bar) after removing the noise (chapter 03's slip in another guise)",
+        tr.xt - s * tr.eps},
        {"eps -> x0: the noise in x_t is sqrt(1 - alpha_bar) eps, not (1 - alpha_bar) eps",
         (tr.xt - (1 - tr.ab) * tr.eps) / a}});
   if (!m.empty()) ADD_FAILURE() << "likely mistake: " << m;

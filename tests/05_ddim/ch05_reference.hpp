@@ -428,4 +428,69 @@ inline std::string inversion_levels_mistake(const std::vector<PredictCall>& call
   return "";
 }
 
+// ---- the truth of 05.2's sigma, by simulation ---------------------------------------------------------
+// No formula for sigma here (deriving it is the exercise): sigma(eta = 1) is the standard deviation of
+// DDPM's posterior across the jump, estimated by Monte Carlo.
+
+// An estimate and its standard error.
+struct Estimate {
+  double value = 0, se = 0;
+};
+
+// DDPM's forward process across a jump from the level alpha_bar_prev (ap) down to alpha_bar_t (a):
+// x_prev | x_0 ~ N(sqrt(ap) x_0, 1 - ap), then x_t = sqrt(a / ap) x_prev + sqrt(1 - a / ap) w. The
+// variance of x_prev given x_t and x_0, estimated as the residual variance of the least-squares
+// regression of x_prev on x_t over n draws (x_0 = 0; u, w standard normal [n]). Standard error
+// v sqrt(2 / n).
+inline Estimate jump_posterior_variance(double a, double ap, const torch::Tensor& u, const torch::Tensor& w) {
+  const auto uu = u.to(torch::kFloat64).flatten(), ww = w.to(torch::kFloat64).flatten();
+  const auto xp = std::sqrt(1 - ap) * uu;
+  const auto xt = std::sqrt(a / ap) * xp + std::sqrt(std::max(0.0, 1 - a / ap)) * ww;
+  const auto xpc = xp - xp.mean(), xtc = xt - xt.mean();
+  const double sxx = (xtc * xtc).sum().item<double>();
+  const double slope = sxx > 0 ? (xpc * xtc).sum().item<double>() / sxx : 0.0;
+  const auto res = xpc - slope * xtc;
+  const double n = double(uu.numel());
+  const double v = (res * res).sum().item<double>() / (n - 2);
+  return {v, v * std::sqrt(2.0 / n)};
+}
+
+// Whether ddim_sigma's `got` is eta sqrt(v) within k standard errors (v: the posterior variance at
+// eta = 1), and if not, the known mistake it looks like ("" when it looks like none).
+struct Verdict {
+  bool ok = true;
+  std::string mistake;
+  // "\nlikely mistake: ..." when a known mistake matched, else "".
+  std::string note() const { return mistake.empty() ? "" : "\nlikely mistake: " + mistake; }
+};
+inline Verdict sigma_verdict(double a, double ap, double eta, double got, const Estimate& v, double k = 5) {
+  const double s = std::sqrt(std::max(v.value, 0.0));
+  const double rel = v.value > 0 ? k * v.se / (2 * v.value) : 0.0;  // relative tolerance of sqrt(v)
+  auto near = [&](double want) {
+    return std::isfinite(got) && std::abs(got - want) <= 1e-12 + rel * std::abs(want) + 1e-9 * std::abs(want);
+  };
+  if (near(eta * s)) return {};
+  Verdict bad{false, ""};
+  auto named = [&](const char* m) { return Verdict{false, m}; };
+  if (std::isnan(got))
+    return named(
+        "sigma is NaN: something under a square root is negative. A ratio of the two levels is inverted "
+        "(alpha_bar_prev > alpha_bar_t, so which way up keeps 1 - ratio positive?), or the final step "
+        "divides by 1 - alpha_bar_prev = 0");
+  if (v.value > 0 && near(eta * s * (1 - a) / (1 - ap)))
+    return named(
+        "a ratio of the noise variances 1 - alpha_bar is upside down: sigma comes out larger than the "
+        "noise x_prev has room for");
+  if (v.value > 0 && near(eta * eta * v.value))
+    return named("ddim_sigma returns the variance sigma^2: return the standard deviation");
+  if (v.value > 0 && eta < 0.999 && near(s)) return named("eta is missing: sigma(eta) scales linearly with eta");
+  if (v.value > 0 && near(eta * s * std::sqrt(1 - a / ap)))
+    return named("a factor of sigma^2 went into sigma without its square root (1 - alpha_bar_t / alpha_bar_prev)");
+  if (v.value > 0 && near(eta * std::sqrt(1 - a / ap)))
+    return named(
+        "sigma^2 is the jump's own beta, 1 - alpha_bar_t / alpha_bar_prev (DDPM's larger variance): the "
+        "posterior's is smaller, the noise that x_0 and x_t together still leave open");
+  return bad;
+}
+
 }  // namespace dm::ch05::test

@@ -463,6 +463,9 @@ def summarise(results: list[Result]) -> int:
     real = [r for r in results if not r.mistake.trivial]
     trivial = [r for r in results if r.mistake.trivial]
     broken = [r for r in results if r.status == "does not compile"]
+    built = [r for r in results if r.status != "does not compile"]  # a mutant that never ran measures nothing
+    real = [r for r in real if r in built]
+    trivial = [r for r in trivial if r in built]
     lost = sum(r.lost for r in real)
     named = sum(r.lost and r.named for r in real)
     zero = sum(r.lost for r in trivial)
@@ -487,8 +490,9 @@ def write_records(m: Manifest, results: list[Result], seed: int) -> None:
         rows = dict(old)
         for r in mine:
             key = f"| {r.mistake.exercise} | {cell(r.mistake.label)}"
-            verdict = ("scores 0" if r.lost else "SCORES") if r.mistake.trivial else (
-                ("named" if r.named else "not named") if r.lost else "KEEPS FULL POINTS")
+            verdict = ("DOES NOT COMPILE" if r.status == "does not compile" else
+                       ("scores 0" if r.lost else "SCORES") if r.mistake.trivial else
+                       ("named" if r.named else "not named") if r.lost else "KEEPS FULL POINTS")
             shown = r.detail if not (r.mistake.trivial and r.score > 0) else (
                 f"{r.detail} (still passes: {', '.join(r.passed)})")
             rows[key] = (f"{key} | {r.score:g}/{r.points} | {verdict} | {cell(shown)} |")
@@ -502,7 +506,9 @@ def write_records(m: Manifest, results: list[Result], seed: int) -> None:
                 "mistake's own words; a trivial answer must score 0.\n\n"
                 f"{sum(' | named |' in l for l in real)} of {len(real)} mistakes named, "
                 f"{sum(' | named |' in l or ' | not named |' in l for l in real)} of {len(real)} lose points, "
-                f"{sum(' | scores 0 |' in l for l in body)} of {len(body) - len(real)} trivial answers score 0.\n\n"
+                f"{sum(' | scores 0 |' in l for l in body)} of {sum(' | scores 0 |' in l or ' | SCORES |' in l for l in body)} "
+                "trivial answers score 0"
+                f"{''.join(f'; {n} mutant(s) did not compile (not counted)' for n in [sum(' | DOES NOT COMPILE |' in l for l in body)] if n)}.\n\n"
                 "| exercise | mistake | score | verdict | the grade table's line |\n|---|---|---|---|---|\n")
         path.write_text(head + "\n".join(body) + "\n", encoding="utf-8")
         print(f"mutants: wrote {path.relative_to(ROOT)}")
