@@ -1,7 +1,8 @@
 // The course's tensor files (dm/io/tensor_file.hpp).
-// Checks the round trip of every stored dtype (0-d, empty
-// and transposed tensors included), of 16-bit storage within its precision and of meta; a module
-// (Linear + BatchNorm, buffers included) saved and loaded into a fresh one computing the same outputs;
+// Checks the round trip of every stored dtype (0-d, empty and transposed tensors included), of 16-bit
+// storage within its precision and of meta; a module
+// (Linear + BatchNorm, buffers included) saved and loaded into a fresh one computing the same outputs,
+// and two modules kept in one file under prefixes ("model.", "ema.") and loaded one at a time;
 // the hash check and the architecture checks, each failing with the names and shapes involved and
 // leaving the module untouched; every malformed file (wrong magic, truncation, a header length past the
 // end, bad JSON, an offset outside the data, an unknown dtype, a wrong nbytes ...) as a dm::UserError
@@ -244,6 +245,32 @@ TEST(TensorFile, ModuleSavedAndLoadedIntoAFreshOneComputesTheSameOutputs) {
   EXPECT_EQ(fresh16->fc->weight.scalar_type(), torch::kFloat32);
   EXPECT_TRUE(torch::allclose(fresh16->forward(x), expected, /*rtol=*/1e-2, /*atol=*/1e-2));
   EXPECT_FALSE(torch::equal(fresh16->forward(x), expected));
+}
+
+TEST(TensorFile, HoldsSeveralModulesUnderPrefixesAndLoadsEachAlone) {
+  dm::testing::TempDir dir("tf_prefix");
+  auto model = trained_net();
+  Net ema(4, 8);  // a second, different set of weights
+  auto tensors = dm::io::prefixed("model.", dm::io::module_tensors(*model));
+  const auto ema_tensors = dm::io::prefixed("ema.", dm::io::module_tensors(*ema));
+  tensors.insert(tensors.end(), ema_tensors.begin(), ema_tensors.end());
+  tensors.emplace_back("step", torch::tensor(std::int64_t{1000}));
+  dm::io::save_tensors(dir / "ckpt.dmt", tensors, {{"step", 1000}});
+
+  const auto file = dm::io::load_tensors(dir / "ckpt.dmt");
+  EXPECT_EQ(file.tensors.front().first, "model.fc.weight");
+  Net a(4, 8), b(4, 8);
+  dm::io::load_into_module(file, *a, "model.");
+  dm::io::load_into_module(file, *b, "ema.");
+  EXPECT_TRUE(torch::equal(a->fc->weight, model->fc->weight));
+  EXPECT_TRUE(torch::equal(a->bn->running_var, model->bn->running_var));
+  EXPECT_TRUE(torch::equal(b->fc->weight, ema->fc->weight));
+
+  Net c(4, 8);
+  EXPECT_THAT(user_error([&] { dm::io::load_into_module(file, *c, "emma."); }),
+              HasSubstr("missing from the file (8): emma.fc.weight, emma.fc.bias"));
+  EXPECT_THAT(user_error([&] { dm::io::load_module(dir / "ckpt.dmt", *c); }),
+              HasSubstr("in the file but not in the model (17): model.fc.weight"));
 }
 
 TEST(TensorFile, LoadModuleChecksTheSha256AndNamesBothHashes) {

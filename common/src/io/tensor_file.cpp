@@ -406,25 +406,20 @@ NamedTensors module_tensors(const torch::nn::Module& module) {
   return out;
 }
 
+NamedTensors prefixed(const std::string& prefix, NamedTensors tensors) {
+  for (auto& kv : tensors) kv.first = prefix + kv.first;
+  return tensors;
+}
+
 void save_module(const fs::path& path, const torch::nn::Module& module, const nlohmann::json& meta,
                  FloatStorage floats) {
   save_tensors(path, module_tensors(module), meta, floats);
 }
 
-nlohmann::json load_module(const fs::path& path, torch::nn::Module& module, const std::string& expect_sha256) {
-  if (!expect_sha256.empty()) {
-    const auto expected = normalized_sha256(expect_sha256);
-    const auto actual = sha256_file(path);
-    if (actual != expected)
-      throw UserError(fmt::format(
-          "{} has sha256 {}, but this program expects {}: it is not the file the course pins (damaged, partly "
-          "downloaded, or replaced). Restore it (git checkout -- {}) or fetch it again; if you retrained it on "
-          "purpose, update the expected hash in the code.",
-          path.string(), actual, expected, path.string()));
-  }
-  auto file = load_tensors(path);
+void load_into_module(const TensorFile& file, torch::nn::Module& module, const std::string& prefix) {
   std::unordered_map<std::string, const torch::Tensor*> in_file;
-  for (const auto& [name, t] : file.tensors) in_file.emplace(name, &t);
+  for (const auto& [name, t] : file.tensors)
+    if (name.compare(0, prefix.size(), prefix) == 0) in_file.emplace(name.substr(prefix.size()), &t);
   const auto dst = module_tensors(module);
   std::unordered_set<std::string> in_model;
   std::vector<std::string> missing, unexpected, shapes, dtypes;
@@ -432,21 +427,25 @@ nlohmann::json load_module(const fs::path& path, torch::nn::Module& module, cons
     in_model.insert(name);
     const auto it = in_file.find(name);
     if (it == in_file.end()) {
-      missing.push_back(name);
+      missing.push_back(prefix + name);
       continue;
     }
     const auto& src = *it->second;
     if (src.sizes() != t.sizes())
-      shapes.push_back(fmt::format("{}: file {}, model {}", name, shape_str(src.sizes()), shape_str(t.sizes())));
+      shapes.push_back(
+          fmt::format("{}{}: file {}, model {}", prefix, name, shape_str(src.sizes()), shape_str(t.sizes())));
     else if (src.scalar_type() != t.scalar_type() && !(is_floating(src.scalar_type()) && is_floating(t.scalar_type())))
-      dtypes.push_back(
-          fmt::format("{}: file {}, model {}", name, c10::toString(src.scalar_type()), c10::toString(t.scalar_type())));
+      dtypes.push_back(fmt::format("{}{}: file {}, model {}", prefix, name, c10::toString(src.scalar_type()),
+                                   c10::toString(t.scalar_type())));
   }
   for (const auto& [name, t] : file.tensors)
-    if (!in_model.count(name)) unexpected.push_back(name);
+    if (name.compare(0, prefix.size(), prefix) == 0 && !in_model.count(name.substr(prefix.size())))
+      unexpected.push_back(name);
 
   if (!missing.empty() || !unexpected.empty() || !shapes.empty() || !dtypes.empty()) {
-    std::string msg = fmt::format("{} does not fit this model:", path.string());
+    std::string msg =
+        prefix.empty() ? fmt::format("{} does not fit this model:", file.path.string())
+                       : fmt::format("{}: the tensors under '{}' do not fit this model:", file.path.string(), prefix);
     if (!missing.empty()) msg += fmt::format("\n  missing from the file ({}): {}", missing.size(), list_names(missing));
     if (!unexpected.empty())
       msg += fmt::format("\n  in the file but not in the model ({}): {}", unexpected.size(), list_names(unexpected));
@@ -468,6 +467,21 @@ nlohmann::json load_module(const fs::path& path, torch::nn::Module& module, cons
     auto target = t;  // shares the module's storage
     target.copy_(*in_file.at(name));
   }
+}
+
+nlohmann::json load_module(const fs::path& path, torch::nn::Module& module, const std::string& expect_sha256) {
+  if (!expect_sha256.empty()) {
+    const auto expected = normalized_sha256(expect_sha256);
+    const auto actual = sha256_file(path);
+    if (actual != expected)
+      throw UserError(fmt::format(
+          "{} has sha256 {}, but this program expects {}: it is not the file the course pins (damaged, partly "
+          "downloaded, or replaced). Restore it (git checkout -- {}) or fetch it again; if you retrained it on "
+          "purpose, update the expected hash in the code.",
+          path.string(), actual, expected, path.string()));
+  }
+  auto file = load_tensors(path);
+  load_into_module(file, module);
   return file.meta;
 }
 

@@ -115,6 +115,10 @@ TensorFile load_tensors(const std::filesystem::path& path);
 // first, in the module's order.
 NamedTensors module_tensors(const torch::nn::Module& module);
 
+// `tensors` with `prefix` put before each name: several modules in one file (a training checkpoint's
+// "model." and "ema." weights), each loaded with load_into_module(file, m, "ema.").
+NamedTensors prefixed(const std::string& prefix, NamedTensors tensors);
+
 void save_module(const std::filesystem::path& path, const torch::nn::Module& module,
                  const nlohmann::json& meta = nlohmann::json::object(), FloatStorage floats = FloatStorage::kAsIs);
 
@@ -131,6 +135,11 @@ void save_module(const std::filesystem::path& path, const torch::nn::Module& mod
 // module untouched. The caller checks the architecture's config in the returned meta.
 nlohmann::json load_module(const std::filesystem::path& path, torch::nn::Module& module,
                            const std::string& expect_sha256 = "");
+
+// The checks and the copy of load_module, for the file's tensors whose names start with `prefix` (the
+// prefix removed; the others are ignored unless the prefix is empty). Throws dm::UserError naming
+// file.path; leaves `module` untouched on failure.
+void load_into_module(const TensorFile& file, torch::nn::Module& module, const std::string& prefix = "");
 
 // The dtype's name in the header ("float32"); throws std::invalid_argument for a dtype the format does
 // not store (complex, quantized).
