@@ -447,13 +447,18 @@ int main(int argc, char** argv) {
     const auto report = evaluate(samples, flags, device);
     const double eval_s = std::chrono::duration<double>(Clock::now() - t_eval0).count();
     fmt::print("{}\n", report.summary());
-    fmt::print("FID = {:.2f} (real-vs-real floor {:.2f}, n = {})\n", report.fid, report.fid_floor, report.n);
+    fmt::print(
+        "FID = {:.2f}, 95 % interval [{:.2f}, {:.2f}] (real-vs-real floor {:.2f} [{:.2f}, {:.2f}], n = {}, {} "
+        "bootstrap resamples)\n",
+        report.fid, report.fid_ci.lo, report.fid_ci.hi, report.fid_floor, report.fid_floor_ci.lo,
+        report.fid_floor_ci.hi, report.n, report.resamples);
     std::string hist;
     for (std::size_t c = 0; c < 10; ++c)
       hist += fmt::format("{}{} {:.0f}%", c ? ", " : "", dm::kFashionMnistClasses[c], 100 * report.class_histogram[c]);
     fmt::print("class histogram: {}\n", hist);
     fmt::print("max class fraction = {:.1f}% | mean confidence = {:.3f}\n", 100 * report.max_class_fraction,
                report.mean_confidence);
+    fmt::print("eval wall time = {:.1f} s ({} samples, intervals included)\n", eval_s, report.n);
 
     auto& m = run.metrics();
     m["device"] = device.str();
