@@ -4,8 +4,8 @@
 // clearly positive on shifted ones), k-NN precision/recall on sets whose answer
 // is known, and the classifier: deterministic training, save/load round trip,
 // a truncated cache file as a dm::UserError, and an Evaluator loading a cached
-// (untrained) classifier without training it, with every metric's interval.
-// Nothing here trains the real
+// (untrained) classifier without training it, with every metric's interval,
+// and the sanity table on a few images. Nothing here trains the real
 // classifier; the Fashion-MNIST tests are skipped when the data is absent.
 // Run one test: build/default/bin/test_common --gtest_filter='FrechetDistance.*'
 #include <gmock/gmock.h>
@@ -28,6 +28,7 @@
 #include "dm/eval/classifier.hpp"
 #include "dm/eval/evaluator.hpp"
 #include "dm/eval/metrics.hpp"
+#include "dm/eval/sanity.hpp"
 #include "temp_dir.hpp"
 
 using dm::eval::GaussianStats;
@@ -343,4 +344,29 @@ TEST(Evaluator, LoadsACachedClassifierAndReportsEveryMetricWithTheSampleCount) {
                }()),
                dm::UserError)
       << "3 resamples cannot give a 95 % interval";
+
+  // The sanity table on a few images: every row with its n, the floors of each size, the paired blur.
+  dm::eval::SanityOptions so;
+  so.floor_sizes = {20, 40};
+  so.n = 20;
+  so.sets = 3;
+  const auto table = dm::eval::sanity_table(ev, dm::load_fashion_mnist("", dm::Split::Train, 3000), so);
+  ASSERT_EQ(table.floors.size(), 2u);
+  EXPECT_EQ(table.floors[1].n, 40);
+  ASSERT_EQ(table.rows.size(), 5u);
+  for (const auto& row : table.rows) {
+    EXPECT_EQ(row.report.n, 20) << row.name;
+    EXPECT_THAT(table.text(), HasSubstr(row.name));
+  }
+  EXPECT_THAT(table.rows[3].name, HasSubstr("Trouser"));
+  EXPECT_DOUBLE_EQ(table.rows[0].report.fid_floor, table.floors[0].fid.value) << "the rows' floor is the n = 20 floor";
+  EXPECT_TRUE(table.blur_difference.ci.contains(table.blur_difference.value));
+  EXPECT_EQ(table.to_json().at("rows").size(), 5u);
+  ASSERT_EQ(table.spreads.size(), 2u) << "the spread over seeds of real and of blurred images";
+  EXPECT_EQ(table.spreads[0].sets, 3);
+  EXPECT_LE(table.spreads[0].min, table.spreads[0].mean);
+  EXPECT_LE(table.spreads[0].mean, table.spreads[0].max);
+  so.n = 2000;
+  EXPECT_THROW(dm::eval::sanity_table(ev, dm::load_fashion_mnist("", dm::Split::Train, 3000), so), dm::UserError)
+      << "3000 images cannot fill the rows and sets of 2000 images";
 }
