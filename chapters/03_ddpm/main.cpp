@@ -15,6 +15,9 @@
 //   runs/03_ddpm/training.mp4      samples from the same fixed noise every --video-every steps
 //   runs/03_ddpm/ckpt.pt           the checkpoint (model, EMA, optimizer, step, RNG): --resume, chapter 05
 //   runs/03_ddpm/metrics.json      hyperparameters, wall times, the evaluation report
+// With --eval-sanity it trains nothing: it prints the evaluation's sanity table (dm/eval/sanity.hpp: the
+// metrics on real, noisy, blurred, one-class and uniform-noise images, lesson 03 section 6), writes
+// runs/03_ddpm/eval_sanity.json and exits.
 //
 // Ctrl-C saves a checkpoint at the next step boundary and exits with 130; --resume continues it. On
 // the CPU with --deterministic, an interrupted and resumed run ends with the same weights as an
@@ -23,6 +26,7 @@
 //   build/default/bin/solutions/03_ddpm --quick                      (CPU, minutes)
 //   build/default/bin/solutions/03_ddpm --device cuda                (the full recipe, a GPU)
 //   build/default/bin/solutions/03_ddpm --quick --resume             (after Ctrl-C)
+//   build/default/bin/solutions/03_ddpm --eval-sanity                (the evaluation's sanity table)
 #include <fmt/core.h>
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
@@ -44,11 +48,13 @@
 #include "03_ddpm/ddpm.hpp"
 #include "03_ddpm/elbo.hpp"
 #include "03_ddpm/frechet.hpp"
+#include "dm/atomic_write.hpp"
 #include "dm/cli.hpp"
 #include "dm/data/fashion_mnist.hpp"
 #include "dm/device.hpp"
 #include "dm/errors.hpp"
 #include "dm/eval/evaluator.hpp"
+#include "dm/eval/sanity.hpp"
 #include "dm/image.hpp"
 #include "dm/nn/checkpoint.hpp"
 #include "dm/nn/oom.hpp"
@@ -179,16 +185,36 @@ torch::Tensor sample(dm::nn::UNet& model, const Schedule& s, const torch::Tensor
 
 // ANCHOR: evaluate
 // The samples against the test set, in the course classifier's feature space; FID through 03.5.
-dm::eval::EvalReport evaluate(const torch::Tensor& samples, const dm::CommonFlags& flags, const torch::Device& device) {
+dm::eval::EvalOptions eval_options(const dm::CommonFlags& flags, const torch::Device& device) {
   dm::eval::EvalOptions eo;
   eo.cache_dir = std::filesystem::path(flags.out_root) / "cache";
   eo.data_dir = flags.data_dir;
   eo.device = device;
   eo.quick = flags.quick;
   eo.frechet = dm::ch03::frechet_distance;  // 03.5
-  return dm::eval::Evaluator(eo).evaluate(samples);
+  return eo;
+}
+
+dm::eval::EvalReport evaluate(const torch::Tensor& samples, const dm::CommonFlags& flags, const torch::Device& device) {
+  return dm::eval::Evaluator(eval_options(flags, device)).evaluate(samples);
 }
 // ANCHOR_END: evaluate
+
+// --eval-sanity: what the metrics say about real images and known damage (lesson 03, section 6).
+int eval_sanity(const dm::CommonFlags& flags, const torch::Device& device, dm::RunDir& run) {
+  const dm::eval::Evaluator evaluator(eval_options(flags, device));
+  const auto train = dm::load_fashion_mnist(flags.data_dir, dm::Split::Train);
+  const auto table = dm::eval::sanity_table(evaluator, train);
+  fmt::print("\n{}", table.text());
+  auto& m = run.metrics();
+  m["eval_sanity"] = table.to_json();
+  m["device"] = device.str();
+  m["threads"] = torch::get_num_threads();
+  // Its own file: metrics.json belongs to the last training run.
+  dm::write_file_atomic(run.file("eval_sanity.json"), m.dump(2) + "\n");
+  fmt::print("wrote {}\n", run.file("eval_sanity.json").string());
+  return 0;
+}
 
 // The ELBO's weight of each t (03.8), which L_simple replaces by 1: printed at a few t and plotted.
 void show_elbo_weights(const Schedule& s, const std::filesystem::path& png) {
@@ -250,7 +276,7 @@ int main(int argc, char** argv) {
   dm::CommonFlags flags{"03_ddpm"};
   dm::add_common_flags(app, flags);
   Config cfg;
-  bool resume = false, sample_only = false, train_only = false;
+  bool resume = false, sample_only = false, train_only = false, sanity = false;
   std::int64_t stop_after = 0;
   std::string ckpt_flag;
   const auto positive = CLI::PositiveNumber;
@@ -285,8 +311,16 @@ int main(int argc, char** argv) {
       app.add_option("--video-every", cfg.video_every, "steps between training.mp4 frames")->check(positive);
   app.add_option("--video-images", cfg.video_images, "images in training.mp4")->check(positive);
   auto* resume_opt = app.add_flag("--resume", resume, "continue from the checkpoint (runs/03_ddpm/ckpt.pt or --ckpt)");
-  app.add_flag("--sample-only", sample_only, "skip training: sample and evaluate the checkpoint")->excludes(resume_opt);
-  app.add_flag("--train-only", train_only, "stop after training (no sampling, no evaluation)");
+  auto* sample_only_opt =
+      app.add_flag("--sample-only", sample_only, "skip training: sample and evaluate the checkpoint")
+          ->excludes(resume_opt);
+  auto* train_only_opt = app.add_flag("--train-only", train_only, "stop after training (no sampling, no evaluation)");
+  app.add_flag("--eval-sanity", sanity,
+               "train nothing: print the evaluation's sanity table (real, noisy, blurred, one-class and uniform-noise "
+               "images, with intervals) and exit")
+      ->excludes(resume_opt)
+      ->excludes(sample_only_opt)
+      ->excludes(train_only_opt);
   app.add_option("--ckpt", ckpt_flag, "checkpoint path (default: <out>/03_ddpm/ckpt.pt)");
   app.add_option("--stop-after", stop_after, "act as if Ctrl-C came after this many steps (tests)")
       ->group("");  // hidden
@@ -326,6 +360,7 @@ int main(int argc, char** argv) {
         ckpt_flag.empty() ? run.file(dm::nn::kDefaultCheckpointName) : std::filesystem::path(ckpt_flag);
     const auto variance = cfg.variance == "beta" ? dm::ch03::Variance::Beta : dm::ch03::Variance::BetaTilde;
     fmt::print("device = {} | track = {}\n", device.str(), dm::track());
+    if (sanity) return eval_sanity(flags, device, run);
 
     const Schedule s = make_schedule(cfg.schedule, cfg.T);
     fmt::print("schedule = {}, T = {}: beta[0] = {:.3g}, beta[T-1] = {:.3g}, alpha_bar[T-1] = {:.3g}\n", cfg.schedule,
@@ -447,13 +482,18 @@ int main(int argc, char** argv) {
     const auto report = evaluate(samples, flags, device);
     const double eval_s = std::chrono::duration<double>(Clock::now() - t_eval0).count();
     fmt::print("{}\n", report.summary());
-    fmt::print("FID = {:.2f} (real-vs-real floor {:.2f}, n = {})\n", report.fid, report.fid_floor, report.n);
+    fmt::print(
+        "FID = {:.2f}, 95 % interval [{:.2f}, {:.2f}] (real-vs-real floor {:.2f} [{:.2f}, {:.2f}], n = {}, {} "
+        "bootstrap resamples)\n",
+        report.fid, report.fid_ci.lo, report.fid_ci.hi, report.fid_floor, report.fid_floor_ci.lo,
+        report.fid_floor_ci.hi, report.n, report.resamples);
     std::string hist;
     for (std::size_t c = 0; c < 10; ++c)
       hist += fmt::format("{}{} {:.0f}%", c ? ", " : "", dm::kFashionMnistClasses[c], 100 * report.class_histogram[c]);
     fmt::print("class histogram: {}\n", hist);
     fmt::print("max class fraction = {:.1f}% | mean confidence = {:.3f}\n", 100 * report.max_class_fraction,
                report.mean_confidence);
+    fmt::print("eval wall time = {:.1f} s ({} samples, intervals included)\n", eval_s, report.n);
 
     auto& m = run.metrics();
     m["device"] = device.str();

@@ -311,6 +311,7 @@ using FidTable = std::map<std::pair<double, std::int64_t>, double>;
 struct Fids {
   FidTable fid;
   double floor = 0;
+  dm::eval::Estimate ratio_difference;  // FID(DDIM-ratio_steps, eta 0) - FID(DDPM-T), paired over the same x_T
 };
 
 // Every (eta, steps) cell, plus DDPM-T (eta = 1, every step) when T is not among the steps, each from
@@ -326,11 +327,18 @@ Fids fid_vs_steps(const Ddim& ddim, const Config& cfg, const std::vector<std::in
   eo.frechet = dm::ch03::frechet_distance;
   dm::eval::Evaluator evaluator(eo);
   const double floor = evaluator.fid_floor(cfg.samples);
-  fmt::print("FID of {} samples per setting; real-vs-real floor at n = {}: {:.2f}\n", cfg.samples, cfg.samples, floor);
+  const auto floor_ci = evaluator.fid_floor_interval(cfg.samples);
+  fmt::print(
+      "FID of {} samples per setting, 95 % bootstrap intervals over the samples ({} resamples); real-vs-real floor at "
+      "n = {}: {:.2f} [{:.2f}, {:.2f}]\n",
+      cfg.samples, evaluator.resamples(), cfg.samples, floor, floor_ci.lo, floor_ci.hi);
   auto x_T_all = torch::randn({cfg.samples, 1, 28, 28}, make_gen(flags.seed + 1));
   FidTable fid;
+  const std::pair<double, std::int64_t> ddim_cell{0.0, std::min(cfg.ratio_steps, T)}, ddpm_cell{1.0, T};
+  std::map<std::pair<double, std::int64_t>, torch::Tensor> compared;  // the two cells of the ratio
   nlohmann::json table = nlohmann::json::array();
-  fmt::print("{:>5} {:>6} {:>9} {:>9} {:>6} {:>9} {:>9}\n", "eta", "steps", "FID", "floor", "n", "images/s", "wall s");
+  fmt::print("{:>5} {:>6} {:>9} {:>18} {:>9} {:>6} {:>9} {:>9}\n", "eta", "steps", "FID", "FID 95 %", "floor", "n",
+             "images/s", "wall s");
   std::vector<std::pair<double, std::int64_t>> cells;
   for (double eta : etas)
     for (auto n : steps) cells.emplace_back(eta, n);
@@ -348,11 +356,14 @@ Fids fid_vs_steps(const Ddim& ddim, const Config& cfg, const std::vector<std::in
               .cpu());
     }
     const double wall = std::chrono::duration<double>(Clock::now() - t0).count();
-    const auto report = evaluator.evaluate(torch::cat(out));
+    const auto samples = torch::cat(out);
+    const auto report = evaluator.evaluate(samples);
     fid[{eta, n}] = report.fid;
+    if (std::make_pair(eta, n) == ddim_cell || std::make_pair(eta, n) == ddpm_cell) compared[{eta, n}] = samples;
     const double ips = double(cfg.samples) / wall;
-    fmt::print("{:>5g} {:>6} {:>9.2f} {:>9.2f} {:>6} {:>9.1f} {:>9.1f}\n", eta, n, report.fid, report.fid_floor,
-               report.n, ips, wall);
+    fmt::print("{:>5g} {:>6} {:>9.2f} {:>18} {:>9.2f} {:>6} {:>9.1f} {:>9.1f}\n", eta, n, report.fid,
+               fmt::format("[{:.2f}, {:.2f}]", report.fid_ci.lo, report.fid_ci.hi), report.fid_floor, report.n, ips,
+               wall);
     std::fflush(stdout);
     auto row = report.to_json();
     row["eta"] = eta;
@@ -364,7 +375,10 @@ Fids fid_vs_steps(const Ddim& ddim, const Config& cfg, const std::vector<std::in
   metrics["fid_vs_steps"] = table;
   metrics["samples_per_setting"] = cfg.samples;
   metrics["fid_floor"] = floor;
-  return {fid, floor};
+  metrics["fid_floor_ci"] = {floor_ci.lo, floor_ci.hi};
+  // Both from the same x_T: the paired bootstrap resamples the same rows of both sets.
+  const auto diff = evaluator.fid_difference(compared.at(ddim_cell), compared.at(ddpm_cell));
+  return {fid, floor, diff};
 }
 
 // The target: DDIM-50 at eta = 0 within 1.5x of DDPM-T.
@@ -376,8 +390,20 @@ void report_ratio(const Fids& f, std::int64_t ratio_steps, std::int64_t T, std::
       "DDIM-{} (eta = 0) FID {:.2f} vs DDPM-{} (eta = 1, every step) FID {:.2f}: ratio = {:.2f} (target <= 1.5; "
       "fast.ai's DDIM-50 was 3x its DDPM-1000); n = {}, floor {:.2f}\n",
       ratio_steps, ddim, T, ddpm, ratio, samples, f.floor);
-  metrics["ratio"] = {{"ddim_steps", ratio_steps}, {"ddim_fid", ddim}, {"ddpm_steps", T},
-                      {"ddpm_fid", ddpm},          {"ratio", ratio},   {"target", 1.5}};
+  const auto& d = f.ratio_difference;
+  fmt::print(
+      "DDIM-{} minus DDPM-{}: FID difference {:.2f}, 95 % paired interval [{:.2f}, {:.2f}] (same x_T, n = {}){}\n",
+      ratio_steps, T, d.value, d.ci.lo, d.ci.hi, samples,
+      d.ci.contains(0.0) ? ": the interval holds 0, no measurable difference at this n" : "");
+  metrics["ratio"] = {{"ddim_steps", ratio_steps},
+                      {"ddim_fid", ddim},
+                      {"ddpm_steps", T},
+                      {"ddpm_fid", ddpm},
+                      {"ratio", ratio},
+                      {"target", 1.5},
+                      {"fid_difference", d.value},
+                      {"fid_difference_ci", {d.ci.lo, d.ci.hi}},
+                      {"n", samples}};
 }
 
 // ---- plot -------------------------------------------------------------------------------------------------

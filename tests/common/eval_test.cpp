@@ -4,7 +4,8 @@
 // clearly positive on shifted ones), k-NN precision/recall on sets whose answer
 // is known, and the classifier: deterministic training, save/load round trip,
 // a truncated cache file as a dm::UserError, and an Evaluator loading a cached
-// (untrained) classifier without training it. Nothing here trains the real
+// (untrained) classifier without training it, with every metric's interval,
+// and the sanity table on a few images. Nothing here trains the real
 // classifier; the Fashion-MNIST tests are skipped when the data is absent.
 // Run one test: build/default/bin/test_common --gtest_filter='FrechetDistance.*'
 #include <gmock/gmock.h>
@@ -13,8 +14,10 @@
 #include <cmath>
 #include <fstream>
 #include <random>
+#include <tuple>
 #include <vector>
 
+#include <fmt/format.h>
 #include <torch/torch.h>
 #include <Eigen/Dense>
 #include <nlohmann/json.hpp>
@@ -25,6 +28,7 @@
 #include "dm/eval/classifier.hpp"
 #include "dm/eval/evaluator.hpp"
 #include "dm/eval/metrics.hpp"
+#include "dm/eval/sanity.hpp"
 #include "temp_dir.hpp"
 
 using dm::eval::GaussianStats;
@@ -271,6 +275,7 @@ TEST(Evaluator, LoadsACachedClassifierAndReportsEveryMetricWithTheSampleCount) {
   eo.verbose = false;
   eo.quick = true;
   eo.reference_limit = 1000;
+  eo.resamples = 20;
   // The distance is the chapter's exercise 03.5; here a stand-in that records what it is given.
   std::vector<Eigen::Index> dims;
   eo.frechet = [&](const Eigen::VectorXd& m1, const Eigen::MatrixXd&, const Eigen::VectorXd& m2,
@@ -305,7 +310,63 @@ TEST(Evaluator, LoadsACachedClassifierAndReportsEveryMetricWithTheSampleCount) {
   EXPECT_LE(r.mean_confidence, 1.0);
   EXPECT_THAT(r.summary(), HasSubstr("n = 200"));
   EXPECT_EQ(r.to_json().at("n").get<std::int64_t>(), 200);
+  // Every metric with its interval, in the report, the summary and the JSON.
+  EXPECT_EQ(r.resamples, 20);
+  EXPECT_EQ(ev.resamples(), 20);
+  for (const auto& [name, v, ci] :
+       {std::tuple{"fid", r.fid, r.fid_ci}, std::tuple{"fid_floor", r.fid_floor, r.fid_floor_ci},
+        std::tuple{"kid", r.kid, r.kid_ci}, std::tuple{"precision", r.precision, r.precision_ci},
+        std::tuple{"recall", r.recall, r.recall_ci}}) {
+    EXPECT_LE(ci.lo, ci.hi) << name;
+    EXPECT_TRUE(ci.contains(v)) << name << " " << v << " outside [" << ci.lo << ", " << ci.hi << "]";
+    const auto j = r.to_json().at(std::string(name) + "_ci");
+    ASSERT_EQ(j.size(), 2u) << name;
+    EXPECT_DOUBLE_EQ(j[0].get<double>(), ci.lo) << name;
+  }
+  EXPECT_EQ(r.to_json().at("resamples").get<int>(), 20);
+  EXPECT_THAT(r.summary(), HasSubstr(fmt::format("FID {:.2f} [{:.2f}, {:.2f}]", r.fid, r.fid_ci.lo, r.fid_ci.hi)));
+  EXPECT_THAT(r.summary(), HasSubstr(fmt::format("KID {:.4f} [{:.4f}, {:.4f}]", r.kid, r.kid_ci.lo, r.kid_ci.hi)));
+  EXPECT_DOUBLE_EQ(ev.fid_floor_interval(200).lo, r.fid_floor_ci.lo);
+  const auto floor = ev.real_floor(200);
+  EXPECT_DOUBLE_EQ(floor.fid.value, r.fid_floor);
+  EXPECT_TRUE(floor.kid.ci.contains(floor.kid.value));
+  const auto same = ev.fid_difference(test.images, test.images);
+  EXPECT_EQ(same.ci.lo, 0.0);
+  EXPECT_EQ(same.ci.hi, 0.0);
+  EXPECT_THROW(ev.fid_difference(test.images, test.images.narrow(0, 0, 100)), dm::UserError);
   EXPECT_EQ(ev.features(test.images.narrow(0, 0, 5)).sizes(), (std::vector<std::int64_t>{5, dm::eval::kFeatureDim}));
   EXPECT_THROW(ev.evaluate(test.images.narrow(0, 0, 5)), dm::UserError);
   EXPECT_THROW(ev.evaluate(torch::zeros({20, 3, 28, 28})), dm::UserError);
+  EXPECT_THROW(dm::eval::Evaluator([&] {
+                 auto few = eo;
+                 few.resamples = 3;
+                 return few;
+               }()),
+               dm::UserError)
+      << "3 resamples cannot give a 95 % interval";
+
+  // The sanity table on a few images: every row with its n, the floors of each size, the paired blur.
+  dm::eval::SanityOptions so;
+  so.floor_sizes = {20, 40};
+  so.n = 20;
+  so.sets = 3;
+  const auto table = dm::eval::sanity_table(ev, dm::load_fashion_mnist("", dm::Split::Train, 3000), so);
+  ASSERT_EQ(table.floors.size(), 2u);
+  EXPECT_EQ(table.floors[1].n, 40);
+  ASSERT_EQ(table.rows.size(), 5u);
+  for (const auto& row : table.rows) {
+    EXPECT_EQ(row.report.n, 20) << row.name;
+    EXPECT_THAT(table.text(), HasSubstr(row.name));
+  }
+  EXPECT_THAT(table.rows[3].name, HasSubstr("Trouser"));
+  EXPECT_DOUBLE_EQ(table.rows[0].report.fid_floor, table.floors[0].fid.value) << "the rows' floor is the n = 20 floor";
+  EXPECT_TRUE(table.blur_difference.ci.contains(table.blur_difference.value));
+  EXPECT_EQ(table.to_json().at("rows").size(), 5u);
+  ASSERT_EQ(table.spreads.size(), 2u) << "the spread over seeds of real and of blurred images";
+  EXPECT_EQ(table.spreads[0].sets, 3);
+  EXPECT_LE(table.spreads[0].min, table.spreads[0].mean);
+  EXPECT_LE(table.spreads[0].mean, table.spreads[0].max);
+  so.n = 2000;
+  EXPECT_THROW(dm::eval::sanity_table(ev, dm::load_fashion_mnist("", dm::Split::Train, 3000), so), dm::UserError)
+      << "3000 images cannot fill the rows and sets of 2000 images";
 }

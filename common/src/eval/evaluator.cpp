@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <numeric>
@@ -32,6 +33,11 @@ constexpr std::uint64_t kClassifierSeed = 0;
 constexpr int kClassifierEpochs = 2;
 constexpr std::uint64_t kSubsetSeed = 20240611;  // which train/test images the floor and precision/recall use
 constexpr int kNearestK = 3;
+constexpr std::uint64_t kBootstrapSeed = 20240612;  // the resamples behind every interval (the same for every set of n)
+constexpr int kKidSubsetSize = 1000;
+constexpr double kLevel = 0.95;  // every interval is a 95 % interval
+
+Interval clamped(Interval ci, double lo, double hi) { return {std::clamp(ci.lo, lo, hi), std::clamp(ci.hi, lo, hi)}; }
 
 // The first `count` entries of a seeded permutation of [0, n) (same on every platform).
 std::vector<std::int64_t> seeded_subset(std::int64_t n, std::int64_t count, std::uint64_t seed) {
@@ -59,6 +65,11 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
+std::vector<std::int64_t> floor_training_rows(std::int64_t total, std::int64_t n) {
+  if (n < 0 || n > total) throw UserError(fmt::format("floor_training_rows: n = {} of {} images", n, total));
+  return seeded_subset(total, n, kSubsetSeed);
+}
+
 Eigen::MatrixXd to_matrix(const torch::Tensor& features) {
   if (features.dim() != 2) throw UserError("to_matrix expects a [N, D] tensor");
   const auto t = features.detach().to(torch::kCPU, torch::kDouble).contiguous();
@@ -75,8 +86,34 @@ struct Evaluator::Impl {
   GaussianStats test_stats;
   mutable std::mutex mutex;  // guards the lazily filled members below
   mutable std::optional<torch::Tensor> train_images;
-  mutable std::map<std::int64_t, double> floors;
+  struct Floor {
+    Eigen::MatrixXd features;  // [n, 128] of the floor's training images
+    Estimate fid;
+    std::optional<Estimate> kid;  // computed when asked for (real_floor)
+  };
+  mutable std::map<std::int64_t, Floor> floors;
+  int resamples = 200;
+  int kid_subsets = 10;
   mutable std::map<std::int64_t, std::pair<Eigen::MatrixXd, Eigen::VectorXd>> real_manifolds;  // n -> (rows, radii)
+
+  // The floor's features and FID (with its interval) for n, computed once. Call with `mutex` held.
+  Floor& floor_locked(std::int64_t n) const {
+    if (auto it = floors.find(n); it != floors.end()) return it->second;
+    if (!train_images) train_images = load_fashion_mnist(opts.data_dir, Split::Train).images;
+    const auto total = train_images->size(0);
+    if (n < 2 || n > total) {
+      throw UserError(fmt::format("fid_floor: n must be between 2 and {} (the training images), got {}", total, n));
+    }
+    const auto rows = floor_training_rows(total, n);
+    const auto idx = torch::from_blob(const_cast<std::int64_t*>(rows.data()), {n}, torch::kLong).clone();
+    Floor f;
+    f.features = to_matrix(features_and_logits(train_images->index_select(0, idx)).narrow(1, 0, kFeatureDim));
+    f.fid = bootstrap(fid_resampled(opts.frechet, f.features, test_stats), counts(n), kLevel);
+    f.fid.ci = clamped(f.fid.ci, 0, std::numeric_limits<double>::infinity());
+    return floors.emplace(n, std::move(f)).first->second;
+  }
+
+  std::vector<Counts> counts(std::int64_t n) const { return bootstrap_counts(n, resamples, kBootstrapSeed); }
 
   void say(const std::string& line) const {
     if (opts.verbose) std::printf("%s\n", line.c_str());
@@ -168,6 +205,12 @@ struct Evaluator::Impl {
 Evaluator::Evaluator(const EvalOptions& options) : impl_(std::make_unique<Impl>()) {
   auto& d = *impl_;
   d.opts = options;
+  if (options.resamples != 0 && options.resamples < 10) {
+    throw UserError(
+        fmt::format("EvalOptions::resamples must be 0 (the default) or at least 10, got {}", options.resamples));
+  }
+  d.resamples = options.resamples != 0 ? options.resamples : (options.quick ? 100 : 200);
+  d.kid_subsets = options.quick ? 3 : 10;
   if (!options.frechet)
     throw std::logic_error(
         "EvalOptions::frechet is not set: pass chapter 03's Frechet distance (dm::ch03::frechet_distance, 03.5)");
@@ -234,20 +277,49 @@ const GaussianStats& Evaluator::reference_stats() const { return impl_->test_sta
 const Eigen::MatrixXd& Evaluator::reference_features() const { return impl_->test_features; }
 
 double Evaluator::fid_floor(std::int64_t n) const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->floor_locked(n).fid.value;
+}
+
+Interval Evaluator::fid_floor_interval(std::int64_t n) const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->floor_locked(n).fid.ci;
+}
+
+RealFloor Evaluator::real_floor(std::int64_t n) const {
   auto& d = *impl_;
   std::lock_guard<std::mutex> lock(d.mutex);
-  if (auto it = d.floors.find(n); it != d.floors.end()) return it->second;
-  if (!d.train_images) d.train_images = load_fashion_mnist(d.opts.data_dir, Split::Train).images;
-  const auto total = d.train_images->size(0);
-  if (n < 2 || n > total) {
-    throw UserError(fmt::format("fid_floor: n must be between 2 and {} (the training images), got {}", total, n));
+  auto& f = d.floor_locked(n);
+  if (!f.kid) {
+    f.kid = bootstrap(kid_resampled(f.features, d.test_features, d.kid_subsets, kKidSubsetSize, /*seed=*/0),
+                      d.counts(n), kLevel);
   }
-  const auto rows = seeded_subset(total, n, kSubsetSeed);
-  const auto idx = torch::from_blob(const_cast<std::int64_t*>(rows.data()), {n}, torch::kLong).clone();
-  const auto feats = d.features_and_logits(d.train_images->index_select(0, idx)).narrow(1, 0, kFeatureDim);
-  const double fid = frechet_distance(d.opts.frechet, gaussian_stats(to_matrix(feats)), d.test_stats);
-  d.floors[n] = fid;
-  return fid;
+  return {n, f.fid, *f.kid};
+}
+
+std::vector<std::int64_t> Evaluator::floor_rows(std::int64_t n) const {
+  auto& d = *impl_;
+  std::lock_guard<std::mutex> lock(d.mutex);
+  if (!d.train_images) d.train_images = load_fashion_mnist(d.opts.data_dir, Split::Train).images;
+  return floor_training_rows(d.train_images->size(0), n);
+}
+
+int Evaluator::resamples() const { return impl_->resamples; }
+
+double Evaluator::fid(const torch::Tensor& images) const {
+  return frechet_distance(impl_->opts.frechet, gaussian_stats(to_matrix(features(images))), impl_->test_stats);
+}
+
+Estimate Evaluator::fid_difference(const torch::Tensor& a, const torch::Tensor& b) const {
+  auto& d = *impl_;
+  const auto na = a.dim() > 0 ? a.size(0) : 0, nb = b.dim() > 0 ? b.size(0) : 0;
+  if (na != nb || na < 10) {
+    throw UserError(fmt::format(
+        "fid_difference needs two paired sample sets of equal size, at least 10 each (got {} and {})", na, nb));
+  }
+  const Eigen::MatrixXd fa = to_matrix(features(a)), fb = to_matrix(features(b));
+  return paired_bootstrap(fid_resampled(d.opts.frechet, fa, d.test_stats),
+                          fid_resampled(d.opts.frechet, fb, d.test_stats), d.counts(na), kLevel);
 }
 
 EvalReport Evaluator::evaluate(const torch::Tensor& samples) const {
@@ -257,12 +329,26 @@ EvalReport Evaluator::evaluate(const torch::Tensor& samples) const {
   const auto out = d.features_and_logits(samples);                         // [N, 138]
   const Eigen::MatrixXd feats = to_matrix(out.narrow(1, 0, kFeatureDim));  // [N, 128]
   const auto probs = out.narrow(1, kFeatureDim, 10).softmax(1);            // [N, 10]
+  // One set of resamples of the n samples for every metric: row i of the samples drawn counts[b][i] times.
+  const auto resamples = d.counts(n);
+  const double inf = std::numeric_limits<double>::infinity();
 
   EvalReport r;
   r.n = n;
-  r.fid = frechet_distance(d.opts.frechet, gaussian_stats(feats), d.test_stats);
-  r.fid_floor = fid_floor(std::min<std::int64_t>(n, 60000));
-  r.kid = kid(feats, d.test_features, d.opts.quick ? 3 : 10, 1000, /*seed=*/0);
+  r.resamples = d.resamples;
+  const auto fid = bootstrap(fid_resampled(d.opts.frechet, feats, d.test_stats), resamples, kLevel);
+  r.fid = fid.value;
+  r.fid_ci = clamped(fid.ci, 0, inf);
+  {
+    std::lock_guard<std::mutex> lock(d.mutex);
+    const auto& floor = d.floor_locked(std::min<std::int64_t>(n, 60000));
+    r.fid_floor = floor.fid.value;
+    r.fid_floor_ci = floor.fid.ci;
+  }
+  const auto kid =
+      bootstrap(kid_resampled(feats, d.test_features, d.kid_subsets, kKidSubsetSize, /*seed=*/0), resamples, kLevel);
+  r.kid = kid.value;
+  r.kid_ci = kid.ci;
 
   // Precision/recall against the same number of real test images (radii depend on the set size).
   const auto n_real = std::min<std::int64_t>(n, d.test_features.rows());
@@ -275,8 +361,12 @@ EvalReport Evaluator::evaluate(const torch::Tensor& samples) const {
       it = d.real_manifolds.emplace(n_real, std::make_pair(std::move(real), std::move(radii))).first;
     }
     const auto& [real, radii] = it->second;
-    r.precision = fraction_inside(feats, real, radii);
-    r.recall = fraction_inside(real, feats, kth_neighbour_radii(feats, kNearestK));
+    const auto precision = bootstrap(precision_resampled(feats, real, radii), resamples, kLevel);
+    const auto recall = bootstrap(recall_resampled(real, feats, kNearestK), resamples, kLevel);
+    r.precision = precision.value;
+    r.precision_ci = clamped(precision.ci, 0, 1);
+    r.recall = recall.value;
+    r.recall_ci = clamped(recall.ci, 0, 1);
   }
 
   const auto [top_p, top_class] = probs.max(1);
@@ -287,15 +377,28 @@ EvalReport Evaluator::evaluate(const torch::Tensor& samples) const {
   return r;
 }
 
+namespace {
+
+nlohmann::json json_interval(const Interval& ci) { return nlohmann::json::array({ci.lo, ci.hi}); }
+
+}  // namespace
+
 nlohmann::json EvalReport::to_json() const {
   nlohmann::json hist = nlohmann::json::object();
   for (int c = 0; c < 10; ++c) hist[kFashionMnistClasses[c]] = class_histogram[c];
   return {{"n", n},
           {"fid", fid},
+          {"fid_ci", json_interval(fid_ci)},
           {"fid_floor", fid_floor},
+          {"fid_floor_ci", json_interval(fid_floor_ci)},
           {"kid", kid},
+          {"kid_ci", json_interval(kid_ci)},
           {"precision", precision},
+          {"precision_ci", json_interval(precision_ci)},
           {"recall", recall},
+          {"recall_ci", json_interval(recall_ci)},
+          {"resamples", resamples},
+          {"interval", "95 % bootstrap over the n samples (percentiles shifted to the estimate), test set fixed"},
           {"mean_confidence", mean_confidence},
           {"class_histogram", hist},
           {"max_class_fraction", max_class_fraction}};
@@ -304,9 +407,12 @@ nlohmann::json EvalReport::to_json() const {
 std::string EvalReport::summary() const {
   const auto top = std::max_element(class_histogram.begin(), class_histogram.end()) - class_histogram.begin();
   return fmt::format(
-      "FID {:.2f} (real-vs-real floor {:.2f}, n = {}) | KID {:.4f} | precision {:.2f} recall {:.2f} | "
+      "FID {:.2f} [{:.2f}, {:.2f}] (real-vs-real floor {:.2f} [{:.2f}, {:.2f}], n = {}) | "
+      "KID {:.4f} [{:.4f}, {:.4f}] | precision {:.2f} [{:.2f}, {:.2f}] recall {:.2f} [{:.2f}, {:.2f}] | "
       "confidence {:.2f} | classes: max {:.0f}% ({})",
-      fid, fid_floor, n, kid, precision, recall, mean_confidence, 100 * max_class_fraction, kFashionMnistClasses[top]);
+      fid, fid_ci.lo, fid_ci.hi, fid_floor, fid_floor_ci.lo, fid_floor_ci.hi, n, kid, kid_ci.lo, kid_ci.hi, precision,
+      precision_ci.lo, precision_ci.hi, recall, recall_ci.lo, recall_ci.hi, mean_confidence, 100 * max_class_fraction,
+      kFashionMnistClasses[top]);
 }
 
 }  // namespace dm::eval

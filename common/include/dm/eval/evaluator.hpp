@@ -5,8 +5,15 @@
 //   eo.data_dir = flags.data_dir;  eo.device = device;  eo.quick = flags.quick;
 //   dm::eval::Evaluator evaluator(eo);           // loads or trains the classifier once
 //   dm::eval::EvalReport r = evaluator.evaluate(samples);   // [N, 1, 28, 28] in [-1, 1]
-//   std::cout << r.summary() << "\n";
+//   std::cout << r.summary() << "\n";      // every metric with n and its 95 % interval
 //   metrics["eval"] = r.to_json();
+//
+// Every FID, KID, precision and recall comes with a 95 % bootstrap interval over the samples
+// (dm/eval/metrics.hpp, "intervals"): the samples' rows are drawn again with replacement 200 times
+// (100 with quick), the test set stays fixed. The resamples depend only on n (a fixed seed), so two
+// sample sets of equal n are resampled alike, and fid_difference() gives a paired interval of a
+// difference. At n = 10000 the intervals add about half a minute on one core (mostly the FID's
+// 200 covariances and Fréchet distances, for the samples and for the floor).
 //
 // Everything is computed on the 128-d penultimate features of the course's own
 // classifier (dm/eval/classifier.hpp), not Inception: numbers are comparable
@@ -20,6 +27,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <torch/types.h>
 #include <Eigen/Dense>
@@ -35,10 +43,15 @@ struct EvalOptions {
   std::filesystem::path cache_dir = "runs/cache";
   std::filesystem::path data_dir;      // Fashion-MNIST folder; empty: the Debian location
   torch::Device device = torch::kCPU;  // where the classifier runs (features are returned on the CPU)
-  // quick: cheaper estimates for --quick runs: KID on 3 subsets instead of 10.
-  // The classifier and the reference statistics are the same in both modes, so
-  // quick and full FIDs at the same n are comparable.
+  // quick: cheaper estimates for --quick runs: KID on 3 subsets instead of 10,
+  // 100 bootstrap resamples instead of 200. The classifier and the reference
+  // statistics are the same in both modes, so quick and full FIDs at the same n
+  // are comparable.
   bool quick = false;
+  // Bootstrap resamples behind every interval; 0: the default, 200 (100 with quick).
+  // 200 puts the 2.5 and 97.5 percentiles between the 5th and 6th smallest and largest
+  // replicates: their own noise is a small part of the interval's width. >= 10 when set.
+  int resamples = 0;
   bool verbose = true;  // print what is loaded/trained and how long it took
   // Test images in the reference statistics: 0 means all 10000 (always, in
   // chapters). Tests use fewer to stay fast; such a reference is not cached.
@@ -49,31 +62,47 @@ struct EvalOptions {
 };
 
 // What evaluate() measured on one set of samples.
+// Each *_ci is the 95 % bootstrap interval of the metric before it, over the n samples.
 struct EvalReport {
-  std::int64_t n = 0;          // number of samples evaluated (always print it with the FID)
-  double fid = 0;              // Fréchet distance, samples vs the whole test set (10k)
-  double fid_floor = 0;        // the same for n real training images: the best reachable at this n
-  double kid = 0;              // unbiased MMD^2 (cubic kernel), samples vs test images, subsets of min(n, 1000)
-  double precision = 0;        // fraction of samples on the real manifold (k = 3, n real test images)
-  double recall = 0;           // fraction of real images on the samples' manifold
-  double mean_confidence = 0;  // mean over samples of the classifier's top softmax probability
+  std::int64_t n = 0;     // number of samples evaluated (always print it with the FID)
+  double fid = 0;         // Fréchet distance, samples vs the whole test set (10k)
+  Interval fid_ci;        //   (lo clamped at 0)
+  double fid_floor = 0;   // the same for n real training images: the best reachable at this n
+  Interval fid_floor_ci;  //   bootstrap over those n training images
+  double kid = 0;         // unbiased MMD^2 (cubic kernel), samples vs test images, subsets of min(n, 1000)
+  Interval kid_ci;
+  double precision = 0;   // fraction of samples on the real manifold (k = 3, n real test images)
+  Interval precision_ci;  //   (clamped to [0, 1], like recall_ci)
+  double recall = 0;      // fraction of real images on the samples' manifold
+  Interval recall_ci;
+  int resamples = 0;                         // bootstrap resamples behind every interval
+  double mean_confidence = 0;                // mean over samples of the classifier's top softmax probability
   std::array<double, 10> class_histogram{};  // fraction of samples per predicted class (sums to 1)
   double max_class_fraction = 0;             // max of class_histogram (mode collapse if large)
 
-  // {"n", "fid", "fid_floor", "kid", "precision", "recall", "mean_confidence",
-  //  "class_histogram": {"T-shirt/top": 0.1, ...}, "max_class_fraction"}
+  // {"n", "fid", "fid_ci": [lo, hi], "fid_floor", "fid_floor_ci", "kid", "kid_ci", "precision",
+  //  "precision_ci", "recall", "recall_ci", "resamples", "interval": "95 % bootstrap ...",
+  //  "mean_confidence", "class_histogram": {"T-shirt/top": 0.1, ...}, "max_class_fraction"}
   nlohmann::json to_json() const;
-  // One line, e.g.
-  // "FID 23.4 (real-vs-real floor 3.1, n = 1000) | KID 0.012 | precision 0.71 recall 0.52 |
-  //  confidence 0.87 | classes: max 14% (Trouser)"
+  // One line, each interval in brackets, e.g.
+  // "FID 23.40 [21.87, 25.02] (real-vs-real floor 0.52 [0.47, 0.58], n = 1000) | KID 0.0120 [0.0104, 0.0137] |
+  //  precision 0.71 [0.68, 0.74] recall 0.52 [0.49, 0.55] | confidence 0.87 | classes: max 14% (Trouser)"
   std::string summary() const;
+};
+
+// The real-vs-real floor at n with its intervals: n training images (a fixed seeded subset) against the
+// test set, bootstrapped over those n images.
+struct RealFloor {
+  std::int64_t n = 0;
+  Estimate fid;
+  Estimate kid;
 };
 
 class Evaluator {
  public:
   // Loads the classifier from <cache_dir>/fmnist_classifier.pt, or, when it
   // is missing (or its JSON says an older kClassifierVersion), trains it once
-  // with the fixed recipe (seed 0, 2 epochs; minutes on 2 cores, see EVALUATION.md), prints
+  // with the fixed recipe (seed 0, 2 epochs; minutes on 2 cores, lesson 03 section 6), prints
   // its test accuracy and caches it atomically (temporary file + rename) with
   // the JSON. A .pt that exists but cannot be read (truncated, another
   // architecture) is a dm::UserError naming the file and saying to delete it:
@@ -105,6 +134,23 @@ class Evaluator {
   // upwards at small n, so a model's FID is only meaningful next to this.
   // Cached in memory per n. 2 <= n <= 60000.
   double fid_floor(std::int64_t n) const;
+  // Its 95 % interval: bootstrap over the n training images (same resamples as samples of that n).
+  Interval fid_floor_interval(std::int64_t n) const;
+  // The floor's FID and KID with their intervals (the KID is computed on the first call for this n).
+  RealFloor real_floor(std::int64_t n) const;
+  // The training images (row indices into the training split, ascending) behind the floor at n.
+  std::vector<std::int64_t> floor_rows(std::int64_t n) const;
+
+  // FID of images [N, 1, 28, 28] against the test set, without interval (N >= 2).
+  double fid(const torch::Tensor& images) const;
+
+  // FID(a) - FID(b) of two paired sample sets [n, 1, 28, 28] (equal n; sample i of both from the same
+  // initial noise) with its paired bootstrap interval: both sets are resampled with the same rows. Use it
+  // whenever two rows of a table are compared; a difference whose interval contains 0 is not one.
+  Estimate fid_difference(const torch::Tensor& a, const torch::Tensor& b) const;
+
+  // Bootstrap resamples behind every interval (EvalOptions::resamples, or its default).
+  int resamples() const;
 
   // The test set's statistics (n = 10000) and features [10000, 128].
   const GaussianStats& reference_stats() const;
@@ -114,6 +160,10 @@ class Evaluator {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The training images behind the real-vs-real floor at n: a fixed seeded subset of the `total`
+// training images (row indices, ascending). The subsets of different n are nested.
+std::vector<std::int64_t> floor_training_rows(std::int64_t total, std::int64_t n);
 
 // [N, D] float tensor (any device) -> Eigen [N, D] double, row per sample.
 Eigen::MatrixXd to_matrix(const torch::Tensor& features);
