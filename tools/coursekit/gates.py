@@ -9,6 +9,8 @@
               solutions at three drawn seeds
   generated   exercises/ is exactly what the generator makes from solutions/
   lessons     every code include of the lessons and slides is current, every figure there
+  numbers     every measured-looking number of a lesson or slide is in captured output or on the
+              allow-list with its source (tools/coursekit/numbers.py)
   format      clang-format has nothing to change
   cli         chapter programs: --help, usage errors (exit 2), missing data, unwritable
               output, an unimplemented exercise (exit 1 with its id)
@@ -285,6 +287,9 @@ def run_all(m: Manifest, preset: str, skip_slides: bool = False) -> int:
     r.check("generated", probs, s, "exercises/ matches the generator")
     probs, s = timed(lessons.sync, m, True)
     r.check("lessons", probs, s, "includes, outputs and figures of lessons and slides")
+    from . import numbers
+    (probs, note), s = timed(numbers.check, m)
+    r.check("numbers", probs, s, note)
     (probs, note), s = timed(gate_format)
     r.check("format", probs, s, note)
     (probs, note), s = timed(gate_cli, m, preset)
