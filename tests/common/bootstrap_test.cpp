@@ -17,20 +17,14 @@
 
 #include "dm/errors.hpp"
 #include "dm/eval/metrics.hpp"
+#include "normal_rows.hpp"
 
 using dm::eval::Counts;
 using dm::eval::GaussianStats;
 
 namespace {
 
-Eigen::MatrixXd normal_rows(Eigen::Index n, Eigen::Index d, std::uint64_t seed, double mean = 0.0, double sd = 1.0) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> g(mean, sd);
-  Eigen::MatrixXd x(n, d);
-  for (Eigen::Index i = 0; i < n; ++i)
-    for (Eigen::Index j = 0; j < d; ++j) x(i, j) = g(rng);
-  return x;
-}
+using dm::testing::normal_rows;
 
 // The Fréchet distance of two 1-d Gaussians (variances s1, s2): exact for 1-d features only.
 double frechet_1d(const Eigen::VectorXd& m1, const Eigen::MatrixXd& s1, const Eigen::VectorXd& m2,

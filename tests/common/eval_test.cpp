@@ -29,6 +29,7 @@
 #include "dm/eval/evaluator.hpp"
 #include "dm/eval/metrics.hpp"
 #include "dm/eval/sanity.hpp"
+#include "normal_rows.hpp"
 #include "temp_dir.hpp"
 
 using dm::eval::GaussianStats;
@@ -37,15 +38,7 @@ using ::testing::HasSubstr;
 
 namespace {
 
-// [n, d] standard normal rows from a seeded generator, scaled and shifted.
-Eigen::MatrixXd normal_rows(Eigen::Index n, Eigen::Index d, std::uint64_t seed, double mean = 0.0, double sd = 1.0) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> g(mean, sd);
-  Eigen::MatrixXd x(n, d);
-  for (Eigen::Index i = 0; i < n; ++i)
-    for (Eigen::Index j = 0; j < d; ++j) x(i, j) = g(rng);
-  return x;
-}
+using dm::testing::normal_rows;
 
 GaussianStats stats(Eigen::VectorXd mu, Eigen::MatrixXd sigma) {
   return GaussianStats{std::move(mu), std::move(sigma), 0};

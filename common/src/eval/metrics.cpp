@@ -81,7 +81,10 @@ double mmd2_unbiased_cubic(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y) {
 
 }  // namespace
 
-double kid(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y, int subsets, int subset_size, std::uint64_t seed) {
+namespace {
+
+// The rows per KID subset, min(subset_size, |x|, |y|), after checking the two sets and the subsets.
+Eigen::Index kid_subset_rows(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y, int subsets, int subset_size) {
   if (x.cols() != y.cols()) {
     throw UserError("kid: feature dimensions differ (" + std::to_string(x.cols()) + " and " + std::to_string(y.cols()) +
                     ")");
@@ -91,6 +94,13 @@ double kid(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y, int subsets, int 
     throw UserError("kid needs at least 2 rows per set and 1 subset (got subsets of " + std::to_string(m) + " rows, " +
                     std::to_string(subsets) + " subsets)");
   }
+  return m;
+}
+
+}  // namespace
+
+double kid(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y, int subsets, int subset_size, std::uint64_t seed) {
+  const Eigen::Index m = kid_subset_rows(x, y, subsets, subset_size);
   std::mt19937_64 rng(seed);
   double total = 0;
   for (int s = 0; s < subsets; ++s) {
@@ -441,15 +451,7 @@ ResampledMetric fid_resampled(const FrechetFn& f, const Eigen::MatrixXd& x, cons
 
 ResampledMetric kid_resampled(const Eigen::MatrixXd& x, const Eigen::MatrixXd& y, int subsets, int subset_size,
                               std::uint64_t seed) {
-  if (x.cols() != y.cols()) {
-    throw UserError("kid: feature dimensions differ (" + std::to_string(x.cols()) + " and " + std::to_string(y.cols()) +
-                    ")");
-  }
-  const Eigen::Index m = std::min<Eigen::Index>({subset_size, x.rows(), y.rows()});
-  if (m < 2 || subsets < 1) {
-    throw UserError("kid needs at least 2 rows per set and 1 subset (got subsets of " + std::to_string(m) + " rows, " +
-                    std::to_string(subsets) + " subsets)");
-  }
+  const Eigen::Index m = kid_subset_rows(x, y, subsets, subset_size);
   auto d = std::make_shared<KidData>();
   d->n = x.rows();
   d->shared = m == x.rows();
