@@ -109,6 +109,19 @@ inline std::string show(const std::vector<double>& v) {
   return s + "}";
 }
 
+// The loop tests' made-up schedule: T = 50 levels, alpha_bar_t = exp(-5 (t + 1) / T).
+inline constexpr std::int64_t kToyT = 50;
+inline std::vector<double> toy_alpha_bar() {
+  std::vector<double> ab(kToyT);
+  for (std::int64_t t = 0; t < kToyT; ++t) ab[std::size_t(t)] = std::exp(-5.0 * double(t + 1) / double(kToyT));
+  return ab;
+}
+
+// A failure naming the mistake, when one was recognised.
+inline void report(const std::string& mistake) {
+  if (!mistake.empty()) ADD_FAILURE() << "likely mistake: " << mistake;
+}
+
 // ---- fakes for the loops of 05.3 and 05.4 ------------------------------------------------------------
 // Made-up maps with the signatures of EpsFn and DdimParts (not DDIM's formulas), each recording how it
 // was called. A loop test passes them in, so it runs none of 05.1's or 05.2's code; its truth is the

@@ -37,12 +37,8 @@ const auto kF64 = torch::kFloat64;
 
 // A made-up schedule of T = 50 levels and a 5-step schedule in it that starts at T - 1, as the fake
 // parts return it.
-constexpr std::int64_t kT = 50;
-std::vector<double> toy_alpha_bar() {
-  std::vector<double> ab(kT);
-  for (std::int64_t t = 0; t < kT; ++t) ab[std::size_t(t)] = std::exp(-5.0 * double(t + 1) / double(kT));
-  return ab;
-}
+constexpr std::int64_t kT = t5::kToyT;
+using t5::toy_alpha_bar;
 const Steps kTs = {49, 37, 22, 10, 3};
 
 t5::FakeParts fake_parts() {
@@ -63,9 +59,7 @@ DdimOptions options(double final_ab = 1.0, double eta = 0.0) {
   return opt;
 }
 
-void report(const std::string& mistake) {
-  if (!mistake.empty()) ADD_FAILURE() << "likely mistake: " << mistake;
-}
+using t5::report;
 
 }  // namespace
 
