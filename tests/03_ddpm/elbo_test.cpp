@@ -46,6 +46,8 @@ std::string kl_mistake(double got, double mq, double vq, double mp, double vp) {
   auto close = [&](double w) { return std::abs(got - w) < 1e-9 * (1 + std::abs(w)); };
   if (close(kl(mp, vp, mq, vq))) return "the arguments are swapped: this is KL(p || q), not KL(q || p)";
   if (close(2 * kl(mq, vq, mp, vp))) return "the KL is missing its factor 1/2";
+  if (close(0.5 * (std::log(vq / vp) + (vq + (mq - mp) * (mq - mp)) / vp - 1)))
+    return "the log term is log(var_p / var_q), not log(var_q / var_p)";
   if (close(kl(mq, vq * vq, mp, vp * vp)))
     return "var_q and var_p are variances already; they were squared like standard deviations";
   return "";

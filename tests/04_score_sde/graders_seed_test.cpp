@@ -67,6 +67,25 @@ struct SeededSde {
   }
 };
 
+// E[x0 | x_t] of the mixture with one named slip, in tensor ops (only to name a mistake; the truth is
+// t4::reference_posterior_mean's plain loops).
+struct Slips {
+  bool std_as_variance = false, centre_unscaled = false, gain_without_a = false, softmax_over_batch = false,
+       no_normaliser = false;
+};
+torch::Tensor slipped_posterior_mean(const dm::GaussianMixture2D& gm, const torch::Tensor& xt, double ab, Slips s) {
+  const double a = std::sqrt(ab);
+  const auto x = xt.to(kF64), mu = gm.means.to(kF64), sd = gm.stds.to(kF64);
+  const auto var0 = s.std_as_variance ? sd : sd.square();                          // [K]
+  const auto var_t = ab * var0 + (1 - ab);                                         // [K]
+  const auto resid = x.unsqueeze(1) - (s.centre_unscaled ? 1.0 : a) * mu.unsqueeze(0);  // [n, K, 2]
+  auto log_joint = gm.weights.to(kF64).log().unsqueeze(0) - resid.square().sum(-1) / (2 * var_t).unsqueeze(0);
+  if (!s.no_normaliser) log_joint = log_joint - (2 * M_PI * var_t).log().unsqueeze(0);
+  const auto r = torch::softmax(log_joint, s.softmax_over_batch ? 0 : 1);          // [n, K]
+  const auto gain = (s.gain_without_a ? 1.0 : a) * var0 / var_t;                   // [K]
+  return (r.unsqueeze(2) * (mu.unsqueeze(0) + gain.view({1, -1, 1}) * resid)).sum(1);
+}
+
 // Mean over the rows of the per-row L2 norms of an [n, d] tensor, in plain loops.
 double mean_row_norm(const torch::Tensor& x) {
   const auto c = x.to(kF64).contiguous();
@@ -128,10 +147,12 @@ TEST(Conversions, RecoverEveryKindAtTheGradersSeed) {
       const auto label =
           fmt::format("from_eps({}), float32 x_t, alpha_bar of shape [{}]", name(kind), fmt::join(ab32.sizes(), ", "));
       const auto p = from_eps(kind, eps32, xt32, ab32);
-      EXPECT_EQ(p.scalar_type(), torch::kFloat32) << label << ": return x_t's dtype" << seed_note();
+      EXPECT_EQ(p.scalar_type(), torch::kFloat32)
+          << "likely mistake: " << label << ": from_eps must return x_t's dtype" << seed_note();
       EXPECT_TRUE(tensors_close(label, p, truth, 2e-5, 2e-5)) << seed_note();
       const auto e = to_eps(kind, truth.to(torch::kFloat32), xt32, ab32);
-      EXPECT_EQ(e.scalar_type(), torch::kFloat32) << "to_eps, " << label << ": return x_t's dtype" << seed_note();
+      EXPECT_EQ(e.scalar_type(), torch::kFloat32)
+          << "likely mistake: to_eps, " << label << ": to_eps must return x_t's dtype" << seed_note();
     }
   }
 }
@@ -163,12 +184,32 @@ TEST(Tweedie, IsTheBayesPosteriorMeanAtTheGradersSeed) {
                        {"the score is multiplied by 1 - alpha_bar (the noise variance), not its square root",
                         (xt + std::sqrt(1 - ab) * score) / a},
                        {"divide by sqrt(alpha_bar): x_t holds sqrt(alpha_bar) x_0", xt + (1 - ab) * score},
-                       {"divide by sqrt(alpha_bar), not alpha_bar", (xt + (1 - ab) * score) / ab}}));
+                       {"divide by sqrt(alpha_bar), not alpha_bar", (xt + (1 - ab) * score) / ab},
+                       {"divide all of x_t + (1 - alpha_bar) score by sqrt(alpha_bar), not only the score term",
+                        xt + (1 - ab) * score / a}}));
   EXPECT_TRUE(tensors_close(fmt::format("tweedie_x0 with the exact score vs Bayes, alpha_bar = {}", ab), out, expected,
                             1e-9, 1e-8))
       << seed_note();
 
   const auto bayes = mixture_posterior_mean(gm, xt, ab);
+  Slips none;
+  auto slip = [&](bool Slips::*which) {
+    Slips s;
+    s.*which = true;
+    return slipped_posterior_mean(gm, xt, ab, s);
+  };
+  report(t4::diagnose(
+      bayes, expected,
+      {{"the variance of component k in p_t is alpha_bar s_k^2 + 1 - alpha_bar: s_k is a standard deviation",
+        slip(&Slips::std_as_variance)},
+       {"component k of p_t is centred at sqrt(alpha_bar) mu_k: the residual is x_t minus that centre",
+        slip(&Slips::centre_unscaled)},
+       {"the gain is sqrt(alpha_bar) s_k^2 / var_k: x_t carries sqrt(alpha_bar) x0", slip(&Slips::gain_without_a)},
+       {"normalise the responsibilities over the components k (dim 1), not over the batch",
+        slip(&Slips::softmax_over_batch)},
+       {"each component's density has its normaliser 1 / (2 pi var_k): the components differ in width",
+        slip(&Slips::no_normaliser)}}));
+  (void)none;
   EXPECT_TRUE(
       tensors_close(fmt::format("mixture_posterior_mean vs Bayes in plain loops, K = {}, alpha_bar = {}", K, ab), bayes,
                     expected, 1e-9, 1e-8))
@@ -215,6 +256,9 @@ TEST(Langevin, StepAndStepSizeFollowTheirFormulasAtTheGradersSeed) {
   if (std::abs(got - want / 2) < 1e-9 * want) hint = " (got half: the factor 2 is missing)";
   if (std::abs(got - 2 * r * zn / sn) < 1e-9 * want) hint = " (got 2 r |z| / |s|: square the ratio)";
   if (std::abs(got - 2 * std::pow(r * sn / zn, 2)) < 1e-9 * want) hint = " (the ratio is upside down: |z| / |score|)";
+  const double whole = 2 * std::pow(r * noise.norm().item<double>() / score.norm().item<double>(), 2);
+  if (std::abs(got - whole) < 1e-9 * whole)
+    hint = "\nlikely mistake: per-sample L2 norms, averaged over the batch, not one norm of the whole batch";
   EXPECT_NEAR(got, want, 1e-9 * want) << "2 (r mean|z| / mean|score|)^2 with per-sample norms, r = " << r
                                       << ", d = " << d << hint << seed_note();
 }
@@ -240,6 +284,10 @@ TEST(ReverseSde, StepFollowsTheReverseDriftAtTheGradersSeed) {
         x + h * beta * (-0.5 * x + s) + std::sqrt(beta * h) * z},
        {"the noise has variance g(t)^2 h = beta(t) h, not h", x + h * beta * (0.5 * x + s) + std::sqrt(h) * z},
        {"the noise has standard deviation sqrt(beta(t) h), not beta(t) h", x + h * beta * (0.5 * x + s) + beta * h * z},
+       {"time runs backwards: the step goes from t to t - h, so it subtracts h times the drift (this one added it)",
+        x - h * beta * (0.5 * x + s) + std::sqrt(beta * h) * z},
+       {"g(t)^2 = beta(t), not sqrt(beta(t)): beta enters the drift and the noise as it is",
+        x + h * std::sqrt(beta) * (0.5 * x + s) + std::sqrt(std::sqrt(beta) * h) * z},
        {"evaluate the score and beta once, at (x, t), not at t - h",
         x + h * ss.beta(t - h) * (0.5 * x + ss.score_at(x, t - h)) + std::sqrt(ss.beta(t - h) * h) * z}}));
   EXPECT_TRUE(tensors_close(fmt::format("x + h beta (x / 2 + score) + sqrt(beta h) z, t = {}, h = {}", t, h), out,
@@ -265,7 +313,10 @@ TEST(ProbabilityFlow, VelocityEulerAndHeunFollowTheirFormulasAtTheGradersSeed) {
                         -0.5 * beta * x - beta * s},
                        {"the score's sign: dx/dt = f - 1/2 g^2 score = -beta (x + score) / 2", -0.5 * beta * (x - s)},
                        {"f = -1/2 beta x: the 1/2 belongs to the drift as well", -beta * x - 0.5 * beta * s},
-                       {"that is the step's direction (-velocity); return dx/dt itself", 0.5 * beta * (x + s)}}));
+                       {"that is the step's direction (-velocity); return dx/dt itself", 0.5 * beta * (x + s)},
+                       {"g(t)^2 = beta(t), not sqrt(beta(t))", -0.5 * std::sqrt(beta) * (x + s)},
+                       {"beta(t) itself, not its integral (the exponent of alpha_bar)",
+                        0.5 * std::log(ss.alpha_bar(t)) * (x + s)}}));
   EXPECT_TRUE(tensors_close(fmt::format("dx/dt = -beta(t) (x + score) / 2, t = {}", t), v, vel(x, t), 1e-12, 1e-10))
       << seed_note();
 
@@ -284,7 +335,11 @@ TEST(ProbabilityFlow, VelocityEulerAndHeunFollowTheirFormulasAtTheGradersSeed) {
                        {"the predictor goes backwards in time too: x~ = x - h v1",
                         x - 0.5 * h * (vel(x, t) + vel(x + h * vel(x, t), t - h))},
                        {"the second velocity is taken at t + h: time runs backwards, to t - h",
-                        x - 0.5 * h * (vel(x, t) + vel(euler, t + h))}}));
+                        x - 0.5 * h * (vel(x, t) + vel(euler, t + h))},
+                       {"the second velocity is taken at the Euler guess x~, not at the start point x",
+                        x - 0.5 * h * (vel(x, t) + vel(x, t - h))},
+                       {"Heun steps with the average of the two velocities, (v1 + v2) / 2, not their sum",
+                        x - h * (vel(x, t) + vel(euler, t - h))}}));
   EXPECT_TRUE(tensors_close(fmt::format("Heun: x - h/2 (v(x, t) + v(x~, t - h)), t = {}, h = {}", t, h), out_h, heun,
                             1e-12, 1e-10))
       << seed_note();
@@ -328,7 +383,17 @@ TEST(MinSnr, WeightsEveryKindAtTheGradersSeed) {
           {{"that is min(SNR, gamma), the x0-prediction weight; for eps-prediction divide by SNR",
             snr.clamp_max(gamma)},
            {"that is gamma / SNR without the min: low-SNR steps must keep weight 1", gamma / snr},
-           {"that is min(SNR, gamma) / (SNR + 1), the v-prediction weight", snr.clamp_max(gamma) / (snr + 1)}}));
+           {"that is min(SNR, gamma) / (SNR + 1), the v-prediction weight", snr.clamp_max(gamma) / (snr + 1)},
+           {"min(SNR, gamma), not max(SNR, gamma): the weight caps the easy steps", snr.clamp_min(gamma) / snr}}));
+    if (kind == Prediction::V)
+      report(t4::diagnose(w, expected,
+                          {{"the v-prediction weight is min(SNR, gamma) / (SNR + 1), not the eps-prediction one",
+                            snr.clamp_max(gamma) / snr}}));
+    if (kind == Prediction::Score)
+      report(t4::diagnose(w, expected,
+                          {{"the score-prediction weight is min(SNR, gamma) / (SNR (SNR + 1)): it is missing "
+                            "the factor 1 / SNR",
+                            snr.clamp_max(gamma) / (snr + 1)}}));
     EXPECT_TRUE(
         tensors_close(fmt::format("min_snr_weight({}), gamma = {}", name(kind), gamma), w, expected, 1e-12, 1e-10))
         << seed_note();

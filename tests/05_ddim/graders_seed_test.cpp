@@ -146,13 +146,35 @@ TEST(Timesteps, FollowThePlainFormulasAtTheGradersSeed) {
     const std::int64_t offset = seeded_int(salt + 2, std::min<std::int64_t>(1, max_offset(T, n)), max_offset(T, n));
     for (Spacing sp : kAll) {
       const auto expected = plain_timesteps(T, n, sp, offset);
-      const auto got = ddim_timesteps(T, n, sp, offset);
-      std::string hint;
+      Steps got;
+      std::string hint, threw;
+      try {
+        got = ddim_timesteps(T, n, sp, offset);
+      } catch (const std::exception& e) {
+        threw = e.what();
+        if (sp == Spacing::Trailing && threw.find("timestep " + std::to_string(T) + " ") != std::string::npos)
+          hint = "trailing subtracts 1: its first timestep is T - 1, and this one reached T";
+        ADD_FAILURE() << spacing_name(sp) << ", T = " << T << ", " << n << " steps, offset " << offset
+                      << ": ddim_timesteps threw \"" << threw << "\""
+                      << (hint.empty() ? "" : "\nlikely mistake: " + hint) << seed_note();
+        continue;
+      }
       if (got != expected) {
-        Steps int_ratio, shifted = expected;
+        Steps int_ratio, shifted = expected, plus_one = expected, unshifted = expected, by_steps;
         for (std::int64_t j = 0; j < n; ++j) int_ratio.push_back(T - j * (T / n) - 1);
         for (auto& t : shifted) t += offset;
-        if (sp == Spacing::Trailing && got == int_ratio)
+        for (auto& t : plus_one) t += 1;
+        for (auto& t : unshifted) t -= offset;
+        for (std::int64_t i = n - 1; i >= 0; --i) by_steps.push_back(divide(i * (T - 1), n, Rounding::HalfEven));
+        if (std::int64_t(got.size()) == n - 1 && std::equal(got.begin(), got.end(), expected.begin()))
+          hint = "one timestep per sampling step: the smallest one is missing";
+        else if (sp == Spacing::Trailing && got == plus_one)
+          hint = "trailing subtracts 1: its first timestep is T - 1, not T";
+        else if (sp == Spacing::Linspace && n > 1 && got == by_steps)
+          hint = "linspace divides by steps - 1: its points run from 0 to T - 1, both included";
+        else if (sp == Spacing::Leading && offset != 0 && got == unshifted)
+          hint = "leading adds the offset to every timestep";
+        else if (sp == Spacing::Trailing && got == int_ratio)
           hint = "trailing uses the real ratio T / steps (a double), not the integer T / steps";
         else if (sp != Spacing::Leading && got == plain_timesteps(T, n, sp, offset, Rounding::Truncate))
           hint = "round to the nearest integer (std::nearbyint), do not truncate";
@@ -218,7 +240,8 @@ TEST(DdimStep, MatchesTheUpdateAtTheGradersSeed) {
   ASSERT_TRUE(st.x_prev.defined() && st.x0_hat.defined()) << "ddim_step must fill x_prev and x0_hat" << seed_note();
   const auto x_prev = std::sqrt(ap) * x0 + std::sqrt(1 - ap - sigma * sigma) * eps + sigma * z;
   report(t5::diagnose(st.x_prev, x_prev,
-                      {{"the direction term lacks the sigma^2: it is sqrt(1 - alpha_bar_prev - sigma^2) eps",
+                      {{"x_prev and x0_hat are swapped in the returned struct: it is {x_prev, x0_hat}", x0},
+                       {"the direction term lacks the sigma^2: it is sqrt(1 - alpha_bar_prev - sigma^2) eps",
                         std::sqrt(ap) * x0 + std::sqrt(1 - ap) * eps + sigma * z},
                        {"sigma must be squared in the direction term: sqrt(1 - alpha_bar_prev - sigma^2)",
                         std::sqrt(ap) * x0 + std::sqrt(std::max(0.0, 1 - ap - sigma)) * eps + sigma * z},
@@ -236,7 +259,13 @@ TEST(DdimStep, MatchesTheUpdateAtTheGradersSeed) {
   EXPECT_TRUE(tensors_close("ddim_step's x0_hat, " + at, st.x0_hat, x0, 1e-9, 1e-7)) << seed_note();
 
   // eta = 0 needs no z; the final step (alpha_bar_prev = 1) lands on x0_hat whatever eta is.
-  const auto det = ddim_step(xt, eps, a, ap, 0.0);
+  DdimStep det;
+  try {
+    det = ddim_step(xt, eps, a, ap, 0.0);
+  } catch (const std::exception& e) {
+    FAIL() << "ddim_step(eta = 0) without z threw \"" << e.what()
+           << "\"\nlikely mistake: add sigma z only when sigma > 0: with eta = 0 there is no z to add" << seed_note();
+  }
   ASSERT_TRUE(det.x_prev.defined()) << seed_note();
   EXPECT_TRUE(tensors_close("eta = 0, no z: sqrt(ab_prev) x0_hat + sqrt(1 - ab_prev) eps, " + at, det.x_prev,
                             std::sqrt(ap) * x0 + std::sqrt(1 - ap) * eps, 1e-9, 1e-7))
@@ -412,26 +441,33 @@ TEST(Slerp, FollowsTheGreatCircleAtTheGradersSeed) {
   z1[B - 1].copy_(seeded_scalar(5506, 0.5, 2) * z0[B - 1]);
   const auto a = z0.reshape({B, -1}).to(kF64).contiguous(), b = z1.reshape({B, -1}).to(kF64).contiguous();
   const std::int64_t D = a.size(1);
-  auto expected = torch::empty({B, D}, kF64), swapped = torch::empty({B, D}, kF64);
-  const double *pa = a.data_ptr<double>(), *pb = b.data_ptr<double>();
-  double *pe = expected.data_ptr<double>(), *ps = swapped.data_ptr<double>();
-  for (std::int64_t i = 0; i < B; ++i) {
-    double dot = 0, na = 0, nb = 0;
-    for (std::int64_t j = 0; j < D; ++j) {
-      dot += pa[i * D + j] * pb[i * D + j];
-      na += pa[i * D + j] * pa[i * D + j];
-      nb += pb[i * D + j] * pb[i * D + j];
+  // The closed form per example in plain loops; with a slip only to name a mistake.
+  enum class Slip { None, Swapped, CosNotNormalised, CosOverTheBatch, NotDividedBySin };
+  const double batch_na = a.square().sum().item<double>(), batch_nb = b.square().sum().item<double>();
+  auto closed_form = [&](Slip slip) {
+    auto out = torch::empty({B, D}, kF64);
+    const double *pa = a.data_ptr<double>(), *pb = b.data_ptr<double>();
+    double* po = out.data_ptr<double>();
+    for (std::int64_t i = 0; i < B; ++i) {
+      double dot = 0, na = 0, nb = 0;
+      for (std::int64_t j = 0; j < D; ++j) {
+        dot += pa[i * D + j] * pb[i * D + j];
+        na += pa[i * D + j] * pa[i * D + j];
+        nb += pb[i * D + j] * pb[i * D + j];
+      }
+      const double norms = slip == Slip::CosNotNormalised  ? 1.0
+                           : slip == Slip::CosOverTheBatch ? std::sqrt(batch_na * batch_nb)
+                                                           : std::sqrt(na * nb);
+      const double theta = std::acos(std::clamp(dot / norms, -1.0, 1.0)), sin = std::sin(theta);
+      const double div = slip == Slip::NotDividedBySin ? 1.0 : sin;
+      double w0 = sin < 1e-6 ? 1 - alpha : std::sin((1 - alpha) * theta) / div;
+      double w1 = sin < 1e-6 ? alpha : std::sin(alpha * theta) / div;
+      if (slip == Slip::Swapped && sin >= 1e-6) std::swap(w0, w1);
+      for (std::int64_t j = 0; j < D; ++j) po[i * D + j] = w0 * pa[i * D + j] + w1 * pb[i * D + j];
     }
-    const double theta = std::acos(std::clamp(dot / std::sqrt(na * nb), -1.0, 1.0)), sin = std::sin(theta);
-    const double w0 = sin < 1e-6 ? 1 - alpha : std::sin((1 - alpha) * theta) / sin;
-    const double w1 = sin < 1e-6 ? alpha : std::sin(alpha * theta) / sin;
-    for (std::int64_t j = 0; j < D; ++j) {
-      pe[i * D + j] = w0 * pa[i * D + j] + w1 * pb[i * D + j];
-      ps[i * D + j] = sin < 1e-6 ? pe[i * D + j] : w1 * pa[i * D + j] + w0 * pb[i * D + j];
-    }
-  }
-  expected = expected.view(shape);
-  swapped = swapped.view(shape);
+    return out.view(shape);
+  };
+  const auto expected = closed_form(Slip::None);
   const auto got = slerp(z0, z1, alpha);
   ASSERT_TRUE(got.defined()) << seed_note();
   ASSERT_EQ(got.sizes(), z0.sizes()) << seed_note();
@@ -440,7 +476,13 @@ TEST(Slerp, FollowsTheGreatCircleAtTheGradersSeed) {
       << "parallel inputs (sin theta = 0) must not give NaN" << seed_note();
   report(t5::diagnose(got, expected,
                       {{"this is the straight line (lerp), not slerp", (1 - alpha) * z0 + alpha * z1},
-                       {"the weights are swapped: z0 gets sin((1 - alpha) theta) / sin theta", swapped}},
+                       {"the weights are swapped: z0 gets sin((1 - alpha) theta) / sin theta", closed_form(Slip::Swapped)},
+                       {"cos theta divides by |z0| |z1|: <z0, z1> alone is not a cosine",
+                        closed_form(Slip::CosNotNormalised)},
+                       {"theta is computed for each example b, from its own norms, not from the whole batch's",
+                        closed_form(Slip::CosOverTheBatch)},
+                       {"divide both weights by sin(theta): without it the path leaves the sphere",
+                        closed_form(Slip::NotDividedBySin)}},
                       1e-4, 1e-5));
   EXPECT_TRUE(tensors_close(fmt::format("slerp(z0, z1, {}) per example", alpha), got, expected, 1e-5, 1e-5))
       << seed_note();

@@ -127,7 +127,7 @@ def cmd_mutants(m: Manifest, a) -> int:
     from . import mutants
     if not a.no_setup:
         setup.ensure(quiet=True)
-    return mutants.run(m, a.keys, a.preset, a.timeout, a.seed, trivial_only=a.trivial)
+    return mutants.run(m, a.keys, a.preset, a.timeout, a.seed, trivial_only=a.trivial, not_named_only=a.not_named)
 
 
 def cmd_drives(m: Manifest, a) -> int:
@@ -328,6 +328,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--seed", type=int, help="the seed of the run-time inputs (default: drawn)")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per exercise")
     p.add_argument("--trivial", action="store_true", help="only the trivial answers (zeros, constant, flipped, ...)")
+    p.add_argument("--not-named", action="store_true",
+                   help="only the mistakes that MISTAKES.md does not record as named (after adding a diagnosis)")
     p.add_argument("--no-setup", action="store_true")
     p = add("drives", cmd_drives, "stub each exercise alone and check that its chapter program stops at it "
                                   "(the program runs the student's code); writes tests/DRIVES.md")

@@ -355,8 +355,22 @@ class Result:
         return bool(self.mistake.names) and self.mistake.names.lower() in self.detail.lower()
 
 
+def recorded_verdicts(m: Manifest) -> dict[tuple[str, str], str]:
+    """(exercise, the mistake's table cell) -> the verdict MISTAKES.md records for it."""
+    out = {}
+    for ch in m.chapters:
+        path = ROOT / "tests" / ch.dir / "MISTAKES.md"
+        if path.is_file():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                if line.startswith(f"| {ch.id}."):
+                    parts = line.split(" | ")
+                    if len(parts) >= 4:
+                        out[(parts[0][2:].strip(), parts[1])] = parts[3]
+    return out
+
+
 def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | None,
-        trivial_only: bool = False) -> int:
+        trivial_only: bool = False, not_named_only: bool = False) -> int:
     seed = draw_seed() if seed is None else seed
     chosen = m.select(keys)
     mistakes, problems = load(m)
@@ -365,6 +379,10 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
         return 2
     ids = {e.id for e in chosen}
     mistakes = [mk for mk in mistakes if mk.exercise in ids and (mk.trivial or not trivial_only)]
+    if not_named_only:  # re-measure only what MISTAKES.md does not yet record as named (or scoring 0)
+        verdicts = recorded_verdicts(m)
+        mistakes = [mk for mk in mistakes if not mk.trivial and
+                    verdicts.get((mk.exercise, cell(mk.label))) not in ("named",)]
     if not mistakes:
         print("mutants: no recorded mistakes for that choice", file=sys.stderr)
         return 2
