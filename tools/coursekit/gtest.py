@@ -20,6 +20,7 @@ class TestResult:
     passed: bool
     skipped: bool = False
     message: str = ""
+    seconds: float = 0.0  # GoogleTest's own time for the test
 
 
 @dataclass
@@ -68,7 +69,11 @@ def parse_report(doc: dict) -> list[TestResult]:
             failures = t.get("failures", [])
             skipped = t.get("result") == "SKIPPED" or t.get("status") == "NOTRUN"
             msg = "\n".join(f.get("failure", "") for f in failures)
-            results.append(TestResult(name=name, passed=not failures, skipped=skipped, message=msg))
+            try:
+                secs = float(str(t.get("time", "0s")).rstrip("s"))
+            except ValueError:
+                secs = 0.0
+            results.append(TestResult(name=name, passed=not failures, skipped=skipped, message=msg, seconds=secs))
     return results
 
 
