@@ -429,9 +429,9 @@ TEST(DdimInversion, WalksTheStepsUpwardsAtTheGradersSeed) {
 
 TEST(Slerp, FollowsTheGreatCircleAtTheGradersSeed) {
   // B = 6 pairs of [2, 3, 4] noises of different sizes and angles (z1 = c z0 + w, c in [-1.5, 1.5] per
-  // example), the last pair parallel (z1 = k z0, the straight-line fallback); alpha in [0.05, 0.45] or
-  // [0.55, 0.95].
-  // Truth: theta = arccos(<z0, z1> / (|z0| |z1|)) per example and the closed form, in plain loops.
+  // example), the first pair scaled down to norms below 1, the last pair parallel (z1 = k z0, the straight-line
+  // fallback); alpha in [0.05, 0.45] or [0.55, 0.95]. Truth: theta = arccos(<z0, z1> / (|z0| |z1|)) per example and the
+  // closed form, in plain loops.
   const std::int64_t B = 6;
   const std::vector<std::int64_t> shape = {B, 2, 3, 4};
   const double alpha_low = seeded_scalar(5501, 0.05, 0.45);  // away from 1/2, where swapped weights agree
@@ -439,6 +439,8 @@ TEST(Slerp, FollowsTheGreatCircleAtTheGradersSeed) {
   auto z0 = seeded_normal(shape, 5502) * seeded_uniform({B, 1, 1, 1}, 5503, 0.5, 2);
   auto z1 = seeded_uniform({B, 1, 1, 1}, 5504, -1.5, 1.5) * z0 + seeded_normal(shape, 5505);
   z1[B - 1].copy_(seeded_scalar(5506, 0.5, 2) * z0[B - 1]);
+  z0[0].mul_(0.05);  // a small pair (same angle): its <z0, z1> is below 1, so a cosine without the norms
+  z1[0].mul_(0.05);  // gives a wrong angle there, not the straight-line fallback
   const auto a = z0.reshape({B, -1}).to(kF64).contiguous(), b = z1.reshape({B, -1}).to(kF64).contiguous();
   const std::int64_t D = a.size(1);
   // The closed form per example in plain loops; with a slip only to name a mistake.
@@ -474,16 +476,16 @@ TEST(Slerp, FollowsTheGreatCircleAtTheGradersSeed) {
   EXPECT_EQ(got.scalar_type(), torch::kFloat32) << "slerp returns the inputs' dtype" << seed_note();
   ASSERT_FALSE(torch::isnan(got).any().item<bool>())
       << "parallel inputs (sin theta = 0) must not give NaN" << seed_note();
-  report(t5::diagnose(got, expected,
-                      {{"this is the straight line (lerp), not slerp", (1 - alpha) * z0 + alpha * z1},
-                       {"the weights are swapped: z0 gets sin((1 - alpha) theta) / sin theta", closed_form(Slip::Swapped)},
-                       {"cos theta divides by |z0| |z1|: <z0, z1> alone is not a cosine",
-                        closed_form(Slip::CosNotNormalised)},
-                       {"theta is computed for each example b, from its own norms, not from the whole batch's",
-                        closed_form(Slip::CosOverTheBatch)},
-                       {"divide both weights by sin(theta): without it the path leaves the sphere",
-                        closed_form(Slip::NotDividedBySin)}},
-                      1e-4, 1e-5));
+  report(t5::diagnose(
+      got, expected,
+      {{"this is the straight line (lerp), not slerp", (1 - alpha) * z0 + alpha * z1},
+       {"the weights are swapped: z0 gets sin((1 - alpha) theta) / sin theta", closed_form(Slip::Swapped)},
+       {"cos theta divides by |z0| |z1|: <z0, z1> alone is not a cosine", closed_form(Slip::CosNotNormalised)},
+       {"theta is computed for each example b, from its own norms, not from the whole batch's",
+        closed_form(Slip::CosOverTheBatch)},
+       {"divide both weights by sin(theta): without it the path leaves the sphere",
+        closed_form(Slip::NotDividedBySin)}},
+      1e-4, 1e-5));
   EXPECT_TRUE(tensors_close(fmt::format("slerp(z0, z1, {}) per example", alpha), got, expected, 1e-5, 1e-5))
       << seed_note();
 }
