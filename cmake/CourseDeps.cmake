@@ -43,13 +43,16 @@ target_compile_options(dm_warnings INTERFACE
   $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wpedantic -Wshadow -Wno-unused-parameter>
   $<$<AND:$<COMPILE_LANGUAGE:CXX>,$<BOOL:${DM_WERROR}>>:-Werror>)
 
-# One precompiled LibTorch header for every course target (issue 8: torch/torch.h costs ~15 s of
-# parsing in each translation unit, and there are ~150 of them). dm_pch compiles it once; the other
-# targets reuse it (course_use_pch), so dm_pch carries the same usage requirements as dm_common.
+# One precompiled LibTorch header for every course target (issue 8): <torch/types.h>, which most
+# files include, compiled once in dm_pch and reused by the other targets (course_use_pch), so dm_pch
+# carries dm_common's usage requirements. q_sample.cpp took 6 s with it and ~30 s without (user time,
+# -ftime-report, with a build running beside it on the 2 cores).
+# without. <torch/torch.h> would be the wrong header to force on every file: with it precompiled,
+# the same file took 24 s, the time going into the end-of-file instantiation of torch.h's templates.
 # GCC ignores a precompiled header whose flags do not match (-Winvalid-pch says so), so a mismatch
-# costs time, never correctness: every course target links dm_warnings, whose -Wpedantic changes
-# the predefined macros, so dm_pch links it too. -DDM_PCH=OFF turns it off (to measure, or for another compiler).
-option(DM_PCH "Precompile <torch/torch.h> once and reuse it in every course target" ON)
+# costs time, never correctness: dm_warnings' -Wpedantic changes the predefined macros, so dm_pch
+# links it too. -DDM_PCH=OFF turns it off (to measure, or for another compiler).
+option(DM_PCH "Precompile <torch/types.h> once and reuse it in every course target" ON)
 if(DM_PCH)
   set(dm_pch_src ${CMAKE_BINARY_DIR}/generated/pch.cpp)
   file(WRITE ${dm_pch_src}.in "// The translation unit that builds the course's precompiled header (dm_pch).\n")
@@ -57,7 +60,7 @@ if(DM_PCH)
   add_library(dm_pch OBJECT ${dm_pch_src})
   target_link_libraries(dm_pch PUBLIC dm_torch Eigen3::Eigen ${OpenCV_LIBS} CLI11::CLI11
                         nlohmann_json::nlohmann_json fmt::fmt Threads::Threads PRIVATE dm_warnings)
-  target_precompile_headers(dm_pch PRIVATE <torch/torch.h>)
+  target_precompile_headers(dm_pch PRIVATE <torch/types.h>)
 endif()
 function(course_use_pch target)
   if(DM_PCH)
