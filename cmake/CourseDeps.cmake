@@ -47,7 +47,7 @@ target_compile_options(dm_warnings INTERFACE
 # files include, compiled once in dm_pch and reused by the other targets (course_use_pch), so dm_pch
 # carries dm_common's usage requirements. q_sample.cpp took 6 s with it and ~30 s without (user time,
 # -ftime-report, with a build running beside it on the 2 cores).
-# without. <torch/torch.h> would be the wrong header to force on every file: with it precompiled,
+# <torch/torch.h> would be the wrong header to force on every file: with it precompiled,
 # the same file took 24 s, the time going into the end-of-file instantiation of torch.h's templates.
 # GCC ignores a precompiled header whose flags do not match (-Winvalid-pch says so), so a mismatch
 # costs time, never correctness: dm_warnings' -Wpedantic changes the predefined macros, so dm_pch
