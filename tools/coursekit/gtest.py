@@ -137,7 +137,7 @@ def first_line(message: str, limit: int | None = 160) -> str:
     """The most useful line of a failure: skip 'file:line: Failure' headers."""
     for line in message.splitlines():
         s = line.strip()
-        if (not s or s == "unknown file" or s.endswith("Failure") or re.fullmatch(r"\S+:\d+", s)
+        if (not s or s in ("unknown file", "Failed") or s.endswith("Failure") or re.fullmatch(r"\S+:\d+", s)
                 or s.startswith("Expected") and s.endswith(":")):
             continue
         if "C++ exception with description" in s:
