@@ -152,6 +152,7 @@ TEST(Timesteps, FollowThePlainFormulasAtTheGradersSeed) {
         got = ddim_timesteps(T, n, sp, offset);
       } catch (const std::exception& e) {
         threw = e.what();
+        if (threw.find("is not implemented yet") != std::string::npos) throw;  // the stub: its own line
         if (sp == Spacing::Trailing && threw.find("timestep " + std::to_string(T) + " ") != std::string::npos)
           hint = "trailing subtracts 1: its first timestep is T - 1, and this one reached T";
         ADD_FAILURE() << spacing_name(sp) << ", T = " << T << ", " << n << " steps, offset " << offset
@@ -263,6 +264,7 @@ TEST(DdimStep, MatchesTheUpdateAtTheGradersSeed) {
   try {
     det = ddim_step(xt, eps, a, ap, 0.0);
   } catch (const std::exception& e) {
+    if (std::string(e.what()).find("is not implemented yet") != std::string::npos) throw;
     FAIL() << "ddim_step(eta = 0) without z threw \"" << e.what()
            << "\"\nlikely mistake: add sigma z only when sigma > 0: with eta = 0 there is no z to add" << seed_note();
   }

@@ -29,6 +29,7 @@ from . import build as B
 from . import lessons
 from .gtest import first_line, list_tests, run_tests
 from .manifest import ROOT, Manifest
+from .timing import CLOCK
 
 BEGIN = re.compile(r"//\s*BEGIN SOLUTION (\d\d\.\d+)")
 
@@ -44,6 +45,7 @@ class Report:
         ok = not problems
         self.passed += ok
         self.failed += not ok
+        CLOCK.add(name, seconds)
         print(f"[{'PASS' if ok else 'FAIL'}] {name:10} {seconds:6.1f} s  {note}", flush=True)
         for p in problems[:25]:
             print(f"         {p}")
@@ -63,6 +65,7 @@ def gate_solutions(m: Manifest, preset: str, r: Report) -> None:
         if run.status != "ok":
             problems.append(f"{binary.name}: {run.status}\n{run.output[-1500:]}")
         for t in run.results:
+            CLOCK.tests.append((f"{binary.name}: {t.name}", t.seconds))
             if t.skipped:
                 r.skipped += 1
             elif t.passed:
@@ -74,6 +77,7 @@ def gate_solutions(m: Manifest, preset: str, r: Report) -> None:
         skipped = sum(t.skipped for t in run.results)
         note = f"{binary.name}: {n - skipped - len(problems)} of {n} tests pass" + (
             f", {skipped} skipped" if skipped else "")
+        CLOCK.add(f"tests {binary.name}", time.monotonic() - t0)
         print(f"[{'PASS' if not problems else 'FAIL'}] {'tests':10} {time.monotonic() - t0:6.1f} s  {note}",
               flush=True)
         for p in problems[:25]:

@@ -20,6 +20,7 @@ class TestResult:
     passed: bool
     skipped: bool = False
     message: str = ""
+    seconds: float = 0.0  # GoogleTest's own time for the test
 
 
 @dataclass
@@ -68,7 +69,11 @@ def parse_report(doc: dict) -> list[TestResult]:
             failures = t.get("failures", [])
             skipped = t.get("result") == "SKIPPED" or t.get("status") == "NOTRUN"
             msg = "\n".join(f.get("failure", "") for f in failures)
-            results.append(TestResult(name=name, passed=not failures, skipped=skipped, message=msg))
+            try:
+                secs = float(str(t.get("time", "0s")).rstrip("s"))
+            except ValueError:
+                secs = 0.0
+            results.append(TestResult(name=name, passed=not failures, skipped=skipped, message=msg, seconds=secs))
     return results
 
 
@@ -132,7 +137,7 @@ def first_line(message: str, limit: int | None = 160) -> str:
     """The most useful line of a failure: skip 'file:line: Failure' headers."""
     for line in message.splitlines():
         s = line.strip()
-        if (not s or s == "unknown file" or s.endswith("Failure") or re.fullmatch(r"\S+:\d+", s)
+        if (not s or s in ("unknown file", "Failed") or s.endswith("Failure") or re.fullmatch(r"\S+:\d+", s)
                 or s.startswith("Expected") and s.endswith(":")):
             continue
         if "C++ exception with description" in s:

@@ -272,19 +272,23 @@ def cmd_bench(m: Manifest, a) -> int:
 # ---------------------------------------------------------------- test: every gate
 
 def cmd_test(m: Manifest, a) -> int:
-    from . import gates
+    from . import gates, timing
     start = time.monotonic()
     if not a.no_setup:
         say("setup")
+        t0 = time.monotonic()
         setup.ensure(slides=True)
+        timing.CLOCK.add("setup", time.monotonic() - t0)
     say("build (both tracks)")
     t0 = time.monotonic()
     if B.build(a.preset).returncode != 0:
         print("test: the build failed")
         print("0 passed, 1 failed")
         return 1
+    timing.CLOCK.add("build (both tracks)", time.monotonic() - t0)
     print(f"build: {time.monotonic() - t0:.1f} s")
     report = gates.run_all(m, a.preset, skip_slides=a.no_slides)
+    print(timing.summary(B.build_dir(a.preset)))
     print(f"\ntest: {time.monotonic() - start:.0f} s in all")
     return report
 
