@@ -192,7 +192,6 @@ TEST(Tweedie, IsTheBayesPosteriorMeanAtTheGradersSeed) {
       << seed_note();
 
   const auto bayes = mixture_posterior_mean(gm, xt, ab);
-  Slips none;
   auto slip = [&](bool Slips::*which) {
     Slips s;
     s.*which = true;
@@ -209,7 +208,6 @@ TEST(Tweedie, IsTheBayesPosteriorMeanAtTheGradersSeed) {
         slip(&Slips::softmax_over_batch)},
        {"each component's density has its normaliser 1 / (2 pi var_k): the components differ in width",
         slip(&Slips::no_normaliser)}}));
-  (void)none;
   EXPECT_TRUE(
       tensors_close(fmt::format("mixture_posterior_mean vs Bayes in plain loops, K = {}, alpha_bar = {}", K, ab), bayes,
                     expected, 1e-9, 1e-8))

@@ -379,10 +379,10 @@ def run(m: Manifest, keys: list[str], preset: str, timeout: float, seed: int | N
         return 2
     ids = {e.id for e in chosen}
     mistakes = [mk for mk in mistakes if mk.exercise in ids and (mk.trivial or not trivial_only)]
-    if not_named_only:  # re-measure only what MISTAKES.md does not yet record as named (or scoring 0)
+    if not_named_only:  # re-measure only the real mistakes MISTAKES.md does not record as named
         verdicts = recorded_verdicts(m)
-        mistakes = [mk for mk in mistakes if not mk.trivial and
-                    verdicts.get((mk.exercise, cell(mk.label))) not in ("named",)]
+        mistakes = [mk for mk in mistakes
+                    if not mk.trivial and verdicts.get((mk.exercise, cell(mk.label))) != "named"]
     if not mistakes:
         print("mutants: no recorded mistakes for that choice", file=sys.stderr)
         return 2

@@ -65,7 +65,8 @@ def summary(build_dir: Path, top: int = 5) -> str:
     objs = objects_built_since(build_dir, CLOCK.wall_started)
     if objs:
         cpu = sum(s for s, _ in objs)
-        lines.append(f"  slowest of the {len(objs)} build steps of this run ({cpu:.0f} s of compiler time):")
+        lines.append(f"  slowest of the {len(objs)} build steps of this run (their times add up to {cpu:.0f} s; "
+                     "ninja runs several side by side):")
         lines += [f"    {s:6.1f} s  {rel}" for s, rel in objs[:top]]
     if CLOCK.tests:
         lines.append(f"  slowest of the {len(CLOCK.tests)} tests of the solutions gate:")
