@@ -4,7 +4,8 @@
 //             and the U-Net conditioned on the student's timestep embedding (03.1), inside the course
 //             library's loop (dm/train/loop.hpp: checkpoints, Ctrl-C, the NaN guard, progress)
 //   sample    Algorithm 2: the student's ancestral sampler (03.7) over the reverse step (03.3), from
-//             the EMA weights
+//             the EMA weights, with every step or respaced to --sample-steps of them
+//             (03_ddpm/respace.hpp, Nichol & Dhariwal 2021)
 //   evaluate  FID (through the student's Fréchet distance, 03.5), KID, precision/recall and the class
 //             histogram with the course's own classifier (dm/eval)
 // and prints the ELBO's weights (03.8) that L_simple drops. Writes
@@ -13,7 +14,8 @@
 //   runs/03_ddpm/samples.png       a grid of generated images
 //   runs/03_ddpm/denoise.mp4       x_t (left) and x0_hat (right) over the reverse process
 //   runs/03_ddpm/training.mp4      samples from the same fixed noise every --video-every steps
-//   runs/03_ddpm/ckpt.pt           the checkpoint (model, EMA, optimizer, step, RNG): --resume, chapter 05
+//   runs/03_ddpm/ckpt.pt           the checkpoint (model, EMA, optimizer, step, RNG): --resume
+//   runs/03_ddpm/model.dmt         the EMA weights as a course tensor file: what chapter 05 samples
 //   runs/03_ddpm/metrics.json      hyperparameters, wall times, the evaluation report
 // With --eval-sanity it trains nothing: it prints the evaluation's sanity table (dm/eval/sanity.hpp: the
 // metrics on real, noisy, blurred, one-class and uniform-noise images, lesson 03 section 6), writes
@@ -48,6 +50,7 @@
 #include "03_ddpm/ddpm.hpp"
 #include "03_ddpm/elbo.hpp"
 #include "03_ddpm/frechet.hpp"
+#include "03_ddpm/respace.hpp"
 #include "dm/atomic_write.hpp"
 #include "dm/cli.hpp"
 #include "dm/data/fashion_mnist.hpp"
@@ -82,9 +85,9 @@ struct Config {
   double dropout = 0.1;                         // --dropout: inside ResBlocks (DDPM: 0.1) [0]
   // the diffusion
   std::string schedule = "linear";  // --schedule: linear | cosine | sigmoid (chapter 02)
-  std::int64_t T = 1000;            // -T: diffusion steps, for training and sampling [50]
+  std::int64_t T = 1000;            // -T: diffusion steps the model is trained with
   // training
-  std::int64_t steps = 30000;      // --steps: optimizer steps [600]
+  std::int64_t steps = 30000;      // --steps: optimizer steps [1000]
   std::int64_t batch = 128;        // --batch: images per step [32]
   double lr = 2e-4;                // --lr: peak AdamW learning rate (DDPM: 2e-4) [3e-3]
   std::int64_t warmup = 1000;      // --warmup: linear LR warmup steps [50]
@@ -93,6 +96,7 @@ struct Config {
   double ema = 0.9999;             // --ema: max EMA decay, reached after warmup [0.99]
   std::int64_t ckpt_every = 1000;  // --ckpt-every: steps between checkpoints [200]
   // sampling and evaluation
+  std::int64_t sample_steps = 0;        // --sample-steps: reverse steps, respaced when < T; 0: all T [50]
   std::string variance = "beta_tilde";  // --variance: beta | beta_tilde (sigma_t^2; beta_tilde: less noise at small T)
   bool clip_x0 = true;                  // --clip-x0 / --no-clip-x0: clip x0_hat to [-1, 1]
   std::int64_t samples = 10000;         // --samples: images generated for the evaluation [250]
@@ -165,19 +169,22 @@ dm::train::LoopResult train(Trainee& tr, const Schedule& s, const torch::Tensor&
 // ANCHOR_END: train
 
 // ANCHOR: sample
-// Algorithm 2 from x_T: the student's p_sample_loop (03.7) over their reverse step (03.3).
-torch::Tensor sample(dm::nn::UNet& model, const Schedule& s, const torch::Tensor& x_T, dm::ch03::Variance variance,
-                     bool clip_x0, at::Generator gen, const dm::ch03::SampleCallback& on_step = nullptr) {
+// Algorithm 2 from x_T: the student's p_sample_loop (03.7) over their reverse step (03.3), on the
+// respaced schedule r (all T steps, or K of them); the network is asked at the original timesteps.
+torch::Tensor sample(dm::nn::UNet& model, const dm::ch03::Respaced& r, const torch::Tensor& x_T,
+                     dm::ch03::Variance variance, bool clip_x0, at::Generator gen,
+                     const dm::ch03::SampleCallback& on_step = nullptr) {
   const bool was_training = model->is_training();
   model->eval();
-  auto eps_theta = [&](const torch::Tensor& x, const torch::Tensor& t) { return model->forward(x, t); };
-  auto step = [&](const torch::Tensor& x, std::int64_t t, const torch::Tensor& eps, const torch::Tensor& z) {
-    return dm::ch03::p_sample(s, x, t, eps, z, variance, clip_x0);
+  auto eps_theta = dm::ch03::at_original_timesteps(
+      [&](const torch::Tensor& x, const torch::Tensor& t) { return model->forward(x, t); }, r);
+  auto step = [&](const torch::Tensor& x, std::int64_t k, const torch::Tensor& eps, const torch::Tensor& z) {
+    return dm::ch03::p_sample(r.schedule, x, k, eps, z, variance, clip_x0);
   };
   auto noise = [&](const torch::Tensor& x, std::int64_t) {
     return torch::randn(x.sizes(), gen, torch::TensorOptions().device(torch::kCPU)).to(x.device());
   };
-  auto x = dm::ch03::p_sample_loop(eps_theta, step, s.T(), x_T, noise, on_step);
+  auto x = dm::ch03::p_sample_loop(eps_theta, step, r.schedule.T(), x_T, noise, on_step);
   model->train(was_training);
   return x;
 }
@@ -290,7 +297,7 @@ int main(int argc, char** argv) {
   set_by_user["attn"] = app.add_option("--attn", cfg.attn, "resolutions with self-attention, e.g. 7")->delimiter(',');
   set_by_user["dropout"] = app.add_option("--dropout", cfg.dropout, "dropout inside ResBlocks")->check(half_open(0, 1));
   app.add_option("--schedule", cfg.schedule, "beta schedule")->check(CLI::IsMember({"linear", "cosine", "sigmoid"}));
-  set_by_user["T"] = app.add_option("-T", cfg.T, "diffusion steps")->check(CLI::Range(std::int64_t{2}, max_i64));
+  app.add_option("-T", cfg.T, "diffusion steps of training")->check(CLI::Range(std::int64_t{2}, max_i64));
   set_by_user["steps"] =
       app.add_option("--steps", cfg.steps, "optimizer steps (the total, also with --resume)")->check(positive);
   set_by_user["batch"] = app.add_option("--batch", cfg.batch, "images per training step")->check(positive);
@@ -301,6 +308,9 @@ int main(int argc, char** argv) {
   set_by_user["ema"] = app.add_option("--ema", cfg.ema, "max EMA decay")->check(half_open(0, 1));
   set_by_user["ckpt-every"] =
       app.add_option("--ckpt-every", cfg.ckpt_every, "steps between checkpoints")->check(positive);
+  set_by_user["sample-steps"] = app.add_option("--sample-steps", cfg.sample_steps,
+                                               "reverse steps of sampling, respaced when fewer than T (0: all T)")
+                                    ->check(CLI::NonNegativeNumber);
   app.add_option("--variance", cfg.variance, "sigma_t^2 of the sampler")->check(CLI::IsMember({"beta", "beta_tilde"}));
   app.add_flag("--clip-x0,!--no-clip-x0", cfg.clip_x0, "clip x0_hat to [-1, 1] while sampling");
   set_by_user["samples"] = app.add_option("--samples", cfg.samples, "images generated for the evaluation (>= 10)")
@@ -333,8 +343,8 @@ int main(int argc, char** argv) {
       quick("width", cfg.width, std::int64_t{16});
       quick("res-blocks", cfg.res_blocks, std::int64_t{1});
       quick("dropout", cfg.dropout, 0.0);
-      quick("T", cfg.T, std::int64_t{50});
-      quick("steps", cfg.steps, std::int64_t{600});
+      quick("sample-steps", cfg.sample_steps, std::int64_t{50});
+      quick("steps", cfg.steps, std::int64_t{1000});
       quick("batch", cfg.batch, std::int64_t{32});
       quick("lr", cfg.lr, 3e-3);
       quick("warmup", cfg.warmup, std::int64_t{50});
@@ -366,6 +376,14 @@ int main(int argc, char** argv) {
     fmt::print("schedule = {}, T = {}: beta[0] = {:.3g}, beta[T-1] = {:.3g}, alpha_bar[T-1] = {:.3g}\n", cfg.schedule,
                cfg.T, s.beta[0].item<double>(), s.beta[cfg.T - 1].item<double>(),
                s.alpha_bar[cfg.T - 1].item<double>());
+    if (cfg.sample_steps > cfg.T)
+      throw dm::UsageError(fmt::format("--sample-steps {}: more than the T = {} steps the model is trained with",
+                                       cfg.sample_steps, cfg.T));
+    const auto r = dm::ch03::respace(s, cfg.sample_steps == 0 ? cfg.T : cfg.sample_steps);
+    const std::int64_t K = r.schedule.T();
+    if (K < cfg.T)
+      fmt::print("sampling: {} of the T = {} steps (respaced), t = {}, {}, ..., {}\n", K, cfg.T, r.timesteps[K - 1],
+                 r.timesteps[K - 2], r.timesteps[0]);
     show_elbo_weights(s, run.file("elbo_weights.png"));
 
     // ---- model, EMA, optimizer: built fresh or restored ----
@@ -412,7 +430,7 @@ int main(int argc, char** argv) {
     const auto fixed_noise = torch::randn({cfg.video_images, 1, 28, 28}, make_gen(flags.seed + 1)).to(device);
     std::unique_ptr<dm::VideoWriter> train_video;
     auto preview = [&](std::int64_t step) {
-      auto x = sample(tr.ema, s, fixed_noise, variance, cfg.clip_x0, make_gen(flags.seed + 2));
+      auto x = sample(tr.ema, r, fixed_noise, variance, cfg.clip_x0, make_gen(flags.seed + 2));
       auto grid = bgr(dm::make_grid(x.cpu(), 4, 2, 3));
       dm::put_label(grid, fmt::format("step {}", step));
       if (!train_video) train_video = std::make_unique<dm::VideoWriter>(run.file("training.mp4"), 4, grid.size());
@@ -433,6 +451,15 @@ int main(int argc, char** argv) {
     fmt::print("train wall time = {:.1f} s ({} steps of {} images)\n", trained.seconds, cfg.steps, cfg.batch);
     fmt::print("weights hash: model {:016x}, EMA {:016x} (step {})\n", weights_hash(*tr.model), weights_hash(*tr.ema),
                std::max(state.step, cfg.steps));
+    // The EMA weights alone, in the course's tensor format: what chapter 05 samples (any LibTorch reads it).
+    dm::nn::save_model_file(run.file(dm::nn::kModelFileName), tr.ema, ucfg,
+                            {{"step", std::max(state.step, cfg.steps)},
+                             {"schedule", cfg.schedule},
+                             {"T", cfg.T},
+                             {"beta", to_vector(s.beta)},
+                             {"weights", "ema"},
+                             {"track", dm::track()}});
+    fmt::print("wrote {} (the EMA weights, for chapter 05)\n", run.file(dm::nn::kModelFileName).string());
     if (train_only) return 0;
     if (!tr.losses.empty()) {
       dm::train::plot_losses(tr.losses, run.file("loss.png"), "L_simple during training", "loss (MSE of eps)");
@@ -445,15 +472,16 @@ int main(int argc, char** argv) {
     auto gen = make_gen(flags.seed + 3);
     std::vector<torch::Tensor> out;
     std::unique_ptr<dm::VideoWriter> denoise;
-    const std::int64_t every = std::max<std::int64_t>(1, cfg.T / 100);  // ~100 video frames
+    const std::int64_t every = std::max<std::int64_t>(1, K / 100);  // ~100 video frames
     dm::Progress sbar("sample", cfg.samples);
     for (std::int64_t done = 0; done < cfg.samples; done += cfg.sample_batch) {
       const auto n = std::min(cfg.sample_batch, cfg.samples - done);
       auto x_T = torch::randn({n, 1, 28, 28}, gen).to(device);
       dm::ch03::SampleCallback on_step;
       if (done == 0) {
-        on_step = [&](std::int64_t t, const torch::Tensor& x, const torch::Tensor& x0) {
-          if (t % every != 0 && t != 0) return;
+        on_step = [&](std::int64_t step, const torch::Tensor& x, const torch::Tensor& x0) {
+          if (step % every != 0 && step != 0) return;
+          const auto t = r.timesteps[std::size_t(step)];  // the model's timestep of this sampling step
           const auto k = std::min<std::int64_t>(16, x.size(0));
           auto left = bgr(dm::make_grid(x.slice(0, 0, k).cpu(), 4, 2, 3));
           auto right = bgr(dm::make_grid(x0.slice(0, 0, k).cpu(), 4, 2, 3));
@@ -465,7 +493,7 @@ int main(int argc, char** argv) {
         };
       }
       auto x = dm::nn::with_oom_advice("sampling", cfg.sample_batch,
-                                       [&] { return sample(tr.ema, s, x_T, variance, cfg.clip_x0, gen, on_step); });
+                                       [&] { return sample(tr.ema, r, x_T, variance, cfg.clip_x0, gen, on_step); });
       out.push_back(x.clamp(-1, 1).cpu());
       sbar.update(done + n);
     }
@@ -473,7 +501,7 @@ int main(int argc, char** argv) {
     if (denoise) denoise->close();
     const auto samples = torch::cat(out);
     const double sample_s = std::chrono::duration<double>(Clock::now() - t_sample0).count();
-    fmt::print("sample wall time = {:.1f} s ({} images x {} steps, {:.1f} images/s)\n", sample_s, cfg.samples, cfg.T,
+    fmt::print("sample wall time = {:.1f} s ({} images x {} steps, {:.1f} images/s)\n", sample_s, cfg.samples, K,
                double(cfg.samples) / sample_s);
     dm::save_png(run.file("samples.png"), dm::make_grid(samples.slice(0, 0, 64), 8, 2, 2));
 
@@ -511,7 +539,9 @@ int main(int argc, char** argv) {
                   {"ema", cfg.ema},
                   {"wall_s", trained.seconds},
                   {"final_loss", tr.losses.empty() ? 0.0 : tr.losses.back()}};
-    m["sample"] = {{"n", cfg.samples}, {"variance", cfg.variance}, {"clip_x0", cfg.clip_x0}, {"wall_s", sample_s}};
+    m["sample"] = {{"n", cfg.samples},         {"steps", K},
+                   {"timesteps", r.timesteps}, {"variance", cfg.variance},
+                   {"clip_x0", cfg.clip_x0},   {"wall_s", sample_s}};
     m["eval"] = report.to_json();
     m["eval"]["wall_s"] = eval_s;
     m["threads"] = torch::get_num_threads();

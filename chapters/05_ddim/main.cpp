@@ -1,6 +1,6 @@
 // Chapter 05: DDIM (Song, Meng & Ermon 2021) on chapter 03's trained DDPM.
 //
-//   load      the EMA U-Net of chapter 03 (runs/03_ddpm/ckpt.pt) and its schedule
+//   load      the EMA U-Net of chapter 03 (runs/03_ddpm/model.dmt) and its schedule
 //   sample    with the generalised DDIM sampler: your 05.1 and 05.2 (exercise_parts()) looped by your
 //             05.3 (ddim_sample): eta = 0 is deterministic; the same noise with every step count and
 //             eta; real test images inverted to noise and back (05.4); a slerp path between two
@@ -15,10 +15,11 @@
 //   runs/05_ddim/fid_vs_steps.png      FID against steps, one line per eta, with the real-vs-real floor
 //   runs/05_ddim/metrics.json          the table, determinism and inversion numbers, wall times
 //
-// DDPM-1000 (the baseline) is the eta = 1 sampler with every step: then t_prev = t - 1 and sigma^2 is
-// DDPM's beta_tilde, i.e. Algorithm 2 with sigma^2 = beta_tilde; it is always measured. The quick model of
-// chapter 03 has T = 50: step counts above T are dropped (the program says which), --quick samples
-// 100 images per setting at 10, 20 and 50 steps for every eta, and "DDPM-T" is DDPM-50.
+// DDPM-T (the baseline) is the eta = 1 sampler with every step: then t_prev = t - 1 and sigma^2 is
+// DDPM's beta_tilde, i.e. Algorithm 2 with sigma^2 = beta_tilde; it is always measured. Chapter 03's
+// models (quick mode included) are trained with T = 1000, so the baseline is DDPM-1000 and every DDIM
+// row skips steps; --quick samples 100 images per setting at 10, 20, 50 and 100 steps for every eta.
+// Step counts above the model's T are dropped (the program says which).
 //
 //   build/default/bin/solutions/05_ddim --quick            (after ./course run 03 -- --quick)
 //   build/default/bin/solutions/05_ddim --steps 10,50 --eta 0 --samples 1000
@@ -62,8 +63,8 @@ using dm::ch05::DdimOptions;
 // ANCHOR: hyperparameters
 // ---- hyperparameters (--quick values in brackets; each overridable by its flag) -------------------
 struct Config {
-  std::string ckpt;                                           // --ckpt: default <out>/03_ddpm/ckpt.pt
-  std::vector<std::int64_t> steps = {10, 20, 50, 100, 1000};  // --steps: DDIM step counts, > T dropped [10,20,50]
+  std::string ckpt;                                           // --ckpt: default <out>/03_ddpm/model.dmt
+  std::vector<std::int64_t> steps = {10, 20, 50, 100, 1000};  // --steps: DDIM step counts, > T dropped [10,20,50,100]
   std::vector<double> etas = {0.0, 0.5, 1.0};                 // --eta: noise levels, each in [0, 1]
   std::string spacing = "trailing";                           // --spacing: leading | trailing | linspace
   std::int64_t offset = 0;                                    // --offset: leading spacing's steps_offset
@@ -139,12 +140,15 @@ struct Model {
 
 Model load_model(const Config& cfg, const dm::CommonFlags& flags, const torch::Device& device) {
   Model m;
-  m.ckpt = cfg.ckpt.empty() ? std::filesystem::path(flags.out_root) / "03_ddpm" / dm::nn::kDefaultCheckpointName
+  m.ckpt = cfg.ckpt.empty() ? std::filesystem::path(flags.out_root) / "03_ddpm" / dm::nn::kModelFileName
                             : std::filesystem::path(cfg.ckpt);
   if (!std::filesystem::exists(m.ckpt))
     throw dm::UserError(
         fmt::format("no chapter 03 model at {}: run chapter 03 first: ./course run 03 -- --quick", m.ckpt.string()));
-  auto loaded = dm::nn::load_model(m.ckpt, device, dm::ch03::sinusoidal_embedding_fn());
+  // A model file (.dmt, any LibTorch) or a training checkpoint of chapter 03 (its EMA weights).
+  auto loaded = m.ckpt.extension() == ".dmt"
+                    ? dm::nn::load_model_file(m.ckpt, device, dm::ch03::sinusoidal_embedding_fn())
+                    : dm::nn::load_model(m.ckpt, device, dm::ch03::sinusoidal_embedding_fn());
   m.unet = loaded.model;
   m.unet->eval();
   m.T = loaded.meta.value("T", std::int64_t{1000});
@@ -308,8 +312,10 @@ void interpolate(const Ddim& ddim, const torch::Tensor& z0, std::int64_t points,
 
 // FID of each setting, keyed by (eta, steps), and the real-vs-real floor at the same n.
 using FidTable = std::map<std::pair<double, std::int64_t>, double>;
+using IntervalTable = std::map<std::pair<double, std::int64_t>, dm::eval::Interval>;
 struct Fids {
   FidTable fid;
+  IntervalTable fid_ci;  // the 95 % bootstrap interval of each cell's FID
   double floor = 0;
   dm::eval::Estimate ratio_difference;  // FID(DDIM-ratio_steps, eta 0) - FID(DDPM-T), paired over the same x_T
 };
@@ -334,11 +340,12 @@ Fids fid_vs_steps(const Ddim& ddim, const Config& cfg, const std::vector<std::in
       cfg.samples, evaluator.resamples(), cfg.samples, floor, floor_ci.lo, floor_ci.hi);
   auto x_T_all = torch::randn({cfg.samples, 1, 28, 28}, make_gen(flags.seed + 1));
   FidTable fid;
+  IntervalTable fid_ci;
   const std::pair<double, std::int64_t> ddim_cell{0.0, std::min(cfg.ratio_steps, T)}, ddpm_cell{1.0, T};
   std::map<std::pair<double, std::int64_t>, torch::Tensor> compared;  // the two cells of the ratio
   nlohmann::json table = nlohmann::json::array();
-  fmt::print("{:>5} {:>6} {:>9} {:>18} {:>9} {:>6} {:>9} {:>9}\n", "eta", "steps", "FID", "FID 95 %", "floor", "n",
-             "images/s", "wall s");
+  fmt::print("{:>5} {:>6} {:>9} {:>18} {:>8} {:>18} {:>6} {:>9} {:>8}\n", "eta", "steps", "FID", "FID 95 %", "KID",
+             "KID 95 %", "n", "images/s", "wall s");
   std::vector<std::pair<double, std::int64_t>> cells;
   for (double eta : etas)
     for (auto n : steps) cells.emplace_back(eta, n);
@@ -359,11 +366,12 @@ Fids fid_vs_steps(const Ddim& ddim, const Config& cfg, const std::vector<std::in
     const auto samples = torch::cat(out);
     const auto report = evaluator.evaluate(samples);
     fid[{eta, n}] = report.fid;
+    fid_ci[{eta, n}] = report.fid_ci;
     if (std::make_pair(eta, n) == ddim_cell || std::make_pair(eta, n) == ddpm_cell) compared[{eta, n}] = samples;
     const double ips = double(cfg.samples) / wall;
-    fmt::print("{:>5g} {:>6} {:>9.2f} {:>18} {:>9.2f} {:>6} {:>9.1f} {:>9.1f}\n", eta, n, report.fid,
-               fmt::format("[{:.2f}, {:.2f}]", report.fid_ci.lo, report.fid_ci.hi), report.fid_floor, report.n, ips,
-               wall);
+    fmt::print("{:>5g} {:>6} {:>9.2f} {:>18} {:>8.3f} {:>18} {:>6} {:>9.1f} {:>8.1f}\n", eta, n, report.fid,
+               fmt::format("[{:.2f}, {:.2f}]", report.fid_ci.lo, report.fid_ci.hi), report.kid,
+               fmt::format("[{:.3f}, {:.3f}]", report.kid_ci.lo, report.kid_ci.hi), report.n, ips, wall);
     std::fflush(stdout);
     auto row = report.to_json();
     row["eta"] = eta;
@@ -378,7 +386,7 @@ Fids fid_vs_steps(const Ddim& ddim, const Config& cfg, const std::vector<std::in
   metrics["fid_floor_ci"] = {floor_ci.lo, floor_ci.hi};
   // Both from the same x_T: the paired bootstrap resamples the same rows of both sets.
   const auto diff = evaluator.fid_difference(compared.at(ddim_cell), compared.at(ddpm_cell));
-  return {fid, floor, diff};
+  return {fid, fid_ci, floor, diff};
 }
 
 // The target: DDIM-50 at eta = 0 within 1.5x of DDPM-T.
@@ -410,21 +418,24 @@ void report_ratio(const Fids& f, std::int64_t ratio_steps, std::int64_t T, std::
 
 void plot_fid(const Fids& f, const std::vector<std::int64_t>& steps, const std::vector<double>& etas, std::int64_t T,
               std::int64_t samples, const std::filesystem::path& png) {
-  dm::Figure fig(fmt::format("FID against DDIM steps ({} samples each, T = {})", samples, T), "steps",
-                 "FID (course classifier)");
+  dm::Figure fig(fmt::format("FID against DDIM steps ({} samples each, T = {}; bars: 95 % intervals)", samples, T),
+                 "steps", "FID (course classifier)");
   fig.logx();
   const cv::Scalar colors[] = {cv::Scalar(180, 119, 31), cv::Scalar(14, 127, 255), cv::Scalar(44, 160, 44),
                                cv::Scalar(40, 39, 214), cv::Scalar(189, 103, 148)};
   std::size_t ci = 0;
   for (double eta : etas) {
-    std::vector<double> xs, ys;
+    std::vector<double> xs, ys, lo, hi;
     for (auto n : steps) {
       xs.push_back(double(n));
       ys.push_back(f.fid.at({eta, n}));
+      lo.push_back(f.fid_ci.at({eta, n}).lo);
+      hi.push_back(f.fid_ci.at({eta, n}).hi);
     }
     dm::Style st;
     st.color = colors[ci++ % 5];
-    fig.line(xs, ys, fmt::format("eta = {:g}", eta), st);
+    st.marker_radius = 3;
+    fig.line(xs, ys, fmt::format("eta = {:g}", eta), st).errors(lo, hi);
   }
   const double x_hi = double(std::max(steps.back(), T));
   auto dashed = dm::Style::dashed();
@@ -433,7 +444,8 @@ void plot_fid(const Fids& f, const std::vector<std::int64_t>& steps, const std::
   if (std::find(steps.begin(), steps.end(), T) == steps.end()) {  // DDPM-T as one marked point
     auto pt = dm::Style::points();
     pt.color = cv::Scalar(40, 39, 214);
-    fig.scatter({double(T)}, {f.fid.at({1.0, T})}, fmt::format("DDPM-{} (eta = 1, every step)", T), pt);
+    fig.scatter({double(T)}, {f.fid.at({1.0, T})}, fmt::format("DDPM-{} (eta = 1, every step)", T), pt)
+        .errors({f.fid_ci.at({1.0, T}).lo}, {f.fid_ci.at({1.0, T}).hi});
   }
   fig.save(png);
 }
@@ -470,7 +482,7 @@ int main(int argc, char** argv) {
   dm::add_common_flags(app, flags);
   Config cfg;
   const auto positive = at_least(1);
-  app.add_option("--ckpt", cfg.ckpt, "chapter 03 checkpoint (default: <out>/03_ddpm/ckpt.pt)");
+  app.add_option("--ckpt", cfg.ckpt, "chapter 03 model: its model.dmt or a ckpt.pt (default: <out>/03_ddpm/model.dmt)");
   auto* steps_opt = app.add_option("--steps", cfg.steps, "DDIM step counts, e.g. 10,50 (each 1..T)")
                         ->delimiter(',')
                         ->check(positive)
@@ -512,7 +524,7 @@ int main(int argc, char** argv) {
     if (flags.quick) {
       if (samples_opt->count() == 0) cfg.samples = 100;
       if (batch_opt->count() == 0) cfg.sample_batch = 100;
-      if (steps_opt->count() == 0) cfg.steps = {10, 20, 50};  // DDPM-T (eta = 1) is added by fid_vs_steps
+      if (steps_opt->count() == 0) cfg.steps = {10, 20, 50, 100};  // DDPM-T (eta = 1) is added by fid_vs_steps
       if (inv_steps_opt->count() == 0) cfg.inversion_steps = 50;
     }
     if (cfg.steps.empty()) throw dm::UsageError("--steps needs at least one step count");

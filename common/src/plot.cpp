@@ -338,7 +338,7 @@ Figure& Figure::line(const std::vector<double>& x, const std::vector<double>& y,
   if (x.size() != y.size())
     throw std::invalid_argument(
         fmt::format("Figure::line(\"{}\"): x has {} values, y has {}", label, x.size(), y.size()));
-  series_.push_back({Series::Kind::Line, x, y, label, style, 0});
+  series_.push_back({Series::Kind::Line, x, y, label, style, 0, {}, {}});
   return *this;
 }
 
@@ -348,12 +348,24 @@ Figure& Figure::scatter(const std::vector<double>& x, const std::vector<double>&
     throw std::invalid_argument(
         fmt::format("Figure::scatter(\"{}\"): x has {} values, y has {}", label, x.size(), y.size()));
   if (style.marker_radius <= 0) style.marker_radius = 2;
-  series_.push_back({Series::Kind::Scatter, x, y, label, style, 0});
+  series_.push_back({Series::Kind::Scatter, x, y, label, style, 0, {}, {}});
+  return *this;
+}
+
+Figure& Figure::errors(const std::vector<double>& lo, const std::vector<double>& hi) {
+  if (series_.empty() || series_.back().kind == Series::Kind::Histogram)
+    throw std::invalid_argument("Figure::errors: add a line or a scatter first");
+  auto& s = series_.back();
+  if (lo.size() != s.x.size() || hi.size() != s.x.size())
+    throw std::invalid_argument(fmt::format("Figure::errors(\"{}\"): {} points, {} lows and {} highs", s.label,
+                                            s.x.size(), lo.size(), hi.size()));
+  s.lo = lo;
+  s.hi = hi;
   return *this;
 }
 
 Figure& Figure::histogram(const std::vector<double>& samples, int bins, const std::string& label, Style style) {
-  series_.push_back({Series::Kind::Histogram, samples, {}, label, style, std::max(bins, 1)});
+  series_.push_back({Series::Kind::Histogram, samples, {}, label, style, std::max(bins, 1), {}, {}});
   return *this;
 }
 
@@ -415,6 +427,10 @@ cv::Mat Figure::render() const {
       if (!finite(a) || !finite(b)) continue;
       grow(a, dx0, dx1);
       grow(b, dy0, dy1);
+      if (!s.lo.empty()) {
+        grow(ty(s.lo[k]), dy0, dy1);
+        grow(ty(s.hi[k]), dy0, dy1);
+      }
     }
   }
   const auto settle = [](double& lo, double& hi, bool log, bool sticky_zero_lo) {
@@ -556,6 +572,17 @@ cv::Mat Figure::render() const {
     for (size_t k = 0; k < s.x.size(); ++k) {
       const double a = tx(s.x[k]), b = ty(s.y[k]);
       pts[k] = (finite(a) && finite(b)) ? cv::Point2d(px(a), py(b)) : cv::Point2d(NAN, NAN);
+    }
+    for (size_t k = 0; k < s.lo.size(); ++k) {  // error bars: a vertical segment with caps
+      const double a = px(tx(s.x[k])), l = py(ty(s.lo[k])), h = py(ty(s.hi[k]));
+      if (!finite(a) || !finite(l) || !finite(h)) continue;
+      const double cap = 5;
+      for (const auto& seg :
+           {std::vector<cv::Point2d>{{a, l}, {a, h}}, std::vector<cv::Point2d>{{a - cap, l}, {a + cap, l}},
+            std::vector<cv::Point2d>{{a - cap, h}, {a + cap, h}}}) {
+        draw_polyline(plot, seg, color, 1, false);
+        draw_polyline(occupied, seg, cv::Scalar(255), 3, false);
+      }
     }
     if (s.kind == Series::Kind::Line && st.thickness > 0) {
       if (alpha >= 1) {

@@ -11,6 +11,8 @@
 #include <fstream>
 
 #include "dm/errors.hpp"
+#include "dm/io/sha256.hpp"
+#include "dm/io/tensor_file.hpp"
 #include "dm/nn/checkpoint.hpp"
 #include "dm/nn/unet.hpp"
 #include "testing.hpp"
@@ -161,6 +163,52 @@ TEST(Checkpoint, AnotherArchitectureIsAClearUserError) {
     EXPECT_NE(msg.find("base_width 16 (checkpoint) vs 8 (this run): pass --width 16"), std::string::npos) << msg;
   }
   fs::remove_all(dir);
+}
+
+TEST(ModelFile, RoundTripsTheWeightsConfigAndMetaInFloat32AndFloat16) {
+  const auto dir = tmp_dir();
+  auto c = tiny();
+  torch::manual_seed(3);
+  auto m = make_unet(c);
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : m->parameters()) p.normal_(0, 0.05);  // the output layer starts at zero: make it not
+  }
+  dm::nn::save_model_file(dir / "m.dmt", m, c, {{"T", 1000}, {"schedule", "linear"}});
+  auto loaded =
+      dm::nn::load_model_file(dir / "m.dmt", torch::kCPU, test_embedding(), dm::io::sha256_file(dir / "m.dmt"));
+  EXPECT_TRUE(same_weights(*m, *loaded.model)) << "float32 weights load bit for bit";
+  EXPECT_EQ(loaded.config.to_json(), c.to_json());
+  EXPECT_EQ(loaded.meta.at("T").get<std::int64_t>(), 1000);
+  EXPECT_FALSE(loaded.model->is_training());
+  dm::nn::save_model_file(dir / "h.dmt", m, c, nullptr, dm::io::FloatStorage::kFloat16);
+  auto half = dm::nn::load_model_file(dir / "h.dmt", torch::kCPU, test_embedding());
+  const auto x = torch::randn({2, 1, 28, 28});
+  const auto t = torch::tensor({10, 900}, torch::kLong);
+  torch::NoGradGuard no_grad;
+  m->eval();
+  const auto ref = m->forward(x, t);
+  EXPECT_LT((half.model->forward(x, t) - ref).abs().max().item<double>(), 2e-2 * ref.abs().max().item<double>())
+      << "float16 storage changes the output by more than its rounding";
+  EXPECT_LT(fs::file_size(dir / "h.dmt"), fs::file_size(dir / "m.dmt") * 6 / 10);
+}
+
+TEST(ModelFile, AnotherFileAHashOrAMissingFileIsAUserErrorNamingIt) {
+  const auto dir = tmp_dir();
+  auto c = tiny();
+  auto m = make_unet(c);
+  dm::nn::save_model_file(dir / "m.dmt", m, c, nullptr);
+  dm::io::save_tensors(dir / "other.dmt", {{"w", torch::zeros({2})}}, {{"kind", "something else"}});
+  for (const auto& [file, sha] :
+       {std::pair{dir / "m.dmt", std::string(64, 'a')}, std::pair{dir / "other.dmt", std::string{}},
+        std::pair{dir / "none.dmt", std::string{}}}) {
+    try {
+      dm::nn::load_model_file(file, torch::kCPU, test_embedding(), sha);
+      ADD_FAILURE() << file << " loaded";
+    } catch (const dm::UserError& e) {
+      EXPECT_NE(std::string(e.what()).find(file.string()), std::string::npos) << e.what();
+    }
+  }
 }
 
 TEST(Checkpoint, ResumingGivesBitIdenticalWeights) {

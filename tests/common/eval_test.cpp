@@ -3,8 +3,9 @@
 // sample statistics, the unbiased KID (mean 0 on same-distribution samples,
 // clearly positive on shifted ones), k-NN precision/recall on sets whose answer
 // is known, and the classifier: deterministic training, save/load round trip,
-// a truncated cache file as a dm::UserError, and an Evaluator loading a cached
-// (untrained) classifier without training it, with every metric's interval,
+// broken files and other hashes as dm::UserErrors, the committed classifier
+// against its provenance, and an Evaluator loading a given (untrained)
+// classifier without training it, with every metric's interval,
 // and the sanity table on a few images. Nothing here trains the real
 // classifier; the Fashion-MNIST tests are skipped when the data is absent.
 // Run one test: build/default/bin/test_common --gtest_filter='FrechetDistance.*'
@@ -29,11 +30,14 @@
 #include "dm/eval/evaluator.hpp"
 #include "dm/eval/metrics.hpp"
 #include "dm/eval/sanity.hpp"
+#include "dm/io/sha256.hpp"
+#include "dm/io/tensor_file.hpp"
 #include "normal_rows.hpp"
 #include "temp_dir.hpp"
 
 using dm::eval::GaussianStats;
 using dm::testing::TempDir;
+namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 
 namespace {
@@ -198,7 +202,7 @@ TEST(Classifier, TrainingTwiceWithTheSameSeedGivesIdenticalWeights) {
   EXPECT_FALSE(torch::equal(a->parameters().back(), c->parameters().back())) << "the seed must matter";
 }
 
-TEST(Classifier, SaveAndLoadRoundTripsWeightsAndBatchNormBuffers) {
+TEST(Classifier, SaveAndLoadRoundTripsWeightsBatchNormBuffersAndMeta) {
   TempDir dir("eval_roundtrip");
   torch::manual_seed(1);
   dm::eval::FmnistClassifier m;
@@ -207,35 +211,59 @@ TEST(Classifier, SaveAndLoadRoundTripsWeightsAndBatchNormBuffers) {
     m->named_buffers()["stem.1.running_mean"].fill_(0.25);  // a non-default buffer
   }
   m->eval();
-  dm::eval::save_classifier(m, dir / "c.pt");
-  auto loaded = dm::eval::load_classifier(dir / "c.pt");
+  dm::eval::save_classifier(m, dir / "c.dmt", {{"accuracy", 0.5}});
+  nlohmann::json meta;
+  auto loaded = dm::eval::load_classifier(dir / "c.dmt", torch::kCPU, dm::io::sha256_file(dir / "c.dmt"), &meta);
   const auto x = torch::rand({2, 1, 28, 28}) * 2 - 1;
   torch::NoGradGuard no_grad;
-  EXPECT_TRUE(torch::allclose(m->logits(x), loaded->logits(x)));
-  EXPECT_FALSE(std::filesystem::exists(dm::temp_path_for(dir / "c.pt"))) << "no temporary file left behind";
+  EXPECT_TRUE(torch::equal(m->logits(x), loaded->logits(x))) << "float32 weights must load bit for bit";
+  EXPECT_DOUBLE_EQ(meta.at("accuracy").get<double>(), 0.5);
+  EXPECT_EQ(meta.at("version").get<int>(), dm::eval::kClassifierVersion);
+  EXPECT_FALSE(std::filesystem::exists(dm::temp_path_for(dir / "c.dmt"))) << "no temporary file left behind";
 }
 
-TEST(Classifier, ATruncatedFileIsAUserErrorThatNamesItAndSaysToDeleteIt) {
+TEST(Classifier, ATruncatedFileAnotherHashOrAnotherModelIsAUserErrorThatNamesTheFile) {
   TempDir dir("eval_truncated");
   dm::eval::FmnistClassifier m;
-  dm::eval::save_classifier(m, dir / "c.pt");
-  const auto size = std::filesystem::file_size(dir / "c.pt");
-  std::filesystem::resize_file(dir / "c.pt", size / 2);
-  try {
-    dm::eval::load_classifier(dir / "c.pt");
-    FAIL() << "a truncated classifier file loaded without an error";
-  } catch (const dm::UserError& e) {
-    EXPECT_THAT(e.what(), HasSubstr((dir / "c.pt").string()));
-    EXPECT_THAT(e.what(), HasSubstr("delete it"));
-  }
+  dm::eval::save_classifier(m, dir / "c.dmt");
+  const auto good = dm::io::sha256_file(dir / "c.dmt");
+  auto expect_error = [&](const fs::path& file, const std::string& sha, const std::string& says) {
+    try {
+      dm::eval::load_classifier(file, torch::kCPU, sha);
+      ADD_FAILURE() << file << " loaded without an error (expected: " << says << ")";
+    } catch (const dm::UserError& e) {
+      EXPECT_THAT(e.what(), HasSubstr(file.string()));
+      EXPECT_THAT(e.what(), HasSubstr(says));
+    }
+  };
+  expect_error(dir / "c.dmt", std::string(64, '0'), good);  // the message shows the file's actual hash
+  dm::io::save_module(dir / "other.dmt", *torch::nn::Linear(3, 2), {{"kind", "something else"}});
+  expect_error(dir / "other.dmt", "", "not a version-");
+  expect_error(dir / "missing.dmt", "", "./course train-classifier");
+  std::filesystem::resize_file(dir / "c.dmt", std::filesystem::file_size(dir / "c.dmt") / 2);
+  expect_error(dir / "c.dmt", "", "c.dmt");
+}
+
+TEST(Classifier, TheCommittedOneMatchesItsProvenance) {
+  const auto file = dm::eval::course_classifier_path();
+  ASSERT_TRUE(std::filesystem::exists(file)) << file << " is missing: `git checkout -- reference/`";
+  std::ifstream in(dm::eval::course_classifier_provenance_path());
+  const auto prov = nlohmann::json::parse(in);
+  EXPECT_EQ(dm::io::sha256_file(file), prov.at("sha256").get<std::string>())
+      << file << " is not the classifier its provenance describes";
+  nlohmann::json meta;
+  dm::eval::load_classifier(file, torch::kCPU, prov.at("sha256").get<std::string>(), &meta);
+  EXPECT_GT(meta.at("accuracy").get<double>(), 0.9) << "the committed classifier's test accuracy";
+  EXPECT_DOUBLE_EQ(meta.at("accuracy").get<double>(), prov.at("accuracy").get<double>());
 }
 
 // ---------------------------------------------------------------- evaluator
 
-TEST(Evaluator, ATruncatedCachedClassifierIsAUserErrorNotARetrain) {
+TEST(Evaluator, ABrokenClassifierFileIsAUserErrorNotARetrain) {
   TempDir dir("eval_cache_truncated");
-  std::ofstream(dir / "fmnist_classifier.pt") << "not a torch archive";
+  std::ofstream(dir / "broken.dmt") << "not a tensor file";
   dm::eval::EvalOptions eo;
+  eo.classifier = dir / "broken.dmt";
   eo.cache_dir = dir.path();
   eo.verbose = false;
   eo.frechet = [](const Eigen::VectorXd&, const Eigen::MatrixXd&, const Eigen::VectorXd&, const Eigen::MatrixXd&) {
@@ -243,27 +271,23 @@ TEST(Evaluator, ATruncatedCachedClassifierIsAUserErrorNotARetrain) {
   };
   try {
     dm::eval::Evaluator ev(eo);
-    FAIL() << "the evaluator accepted a broken cached classifier";
+    FAIL() << "the evaluator accepted a broken classifier file";
   } catch (const dm::UserError& e) {
-    EXPECT_THAT(e.what(), HasSubstr("fmnist_classifier.pt"));
-    EXPECT_THAT(e.what(), HasSubstr("delete it"));
+    EXPECT_THAT(e.what(), HasSubstr("broken.dmt"));
   }
 }
 
 TEST(Evaluator, LoadsACachedClassifierAndReportsEveryMetricWithTheSampleCount) {
   if (!have_fashion_mnist()) GTEST_SKIP() << "Fashion-MNIST not installed (apt install dataset-fashion-mnist)";
-  // An untrained classifier in the cache: the evaluator must load it, not train.
+  // An untrained classifier given to the evaluator: it must load it, not train one.
   TempDir dir("eval_cache");
   torch::manual_seed(2);
   dm::eval::FmnistClassifier m;
   m->eval();
-  dm::eval::save_classifier(m, dir / "fmnist_classifier.pt");
-  std::ofstream(dir / "fmnist_classifier.json") << nlohmann::json{
-      {"accuracy", 0.123},
-      {"seed", 0},
-      {"epochs", 2},
-      {"version", dm::eval::kClassifierVersion}}.dump();
+  dm::eval::save_classifier(m, dir / "untrained.dmt", {{"accuracy", 0.123}});
   dm::eval::EvalOptions eo;
+  eo.classifier = dir / "untrained.dmt";
+  eo.classifier_sha256 = dm::io::sha256_file(dir / "untrained.dmt");
   eo.cache_dir = dir.path();
   eo.verbose = false;
   eo.quick = true;
@@ -284,7 +308,8 @@ TEST(Evaluator, LoadsACachedClassifierAndReportsEveryMetricWithTheSampleCount) {
                std::logic_error)
       << "an Evaluator without a Frechet distance must refuse to start";
   const dm::eval::Evaluator ev(eo);
-  EXPECT_DOUBLE_EQ(ev.classifier_accuracy(), 0.123) << "the accuracy comes from the cached JSON";
+  EXPECT_DOUBLE_EQ(ev.classifier_accuracy(), 0.123) << "the accuracy comes from the file's meta";
+  EXPECT_EQ(ev.classifier_sha256(), eo.classifier_sha256);
   EXPECT_EQ(ev.reference_stats().n, 1000);
   EXPECT_EQ(ev.reference_stats().mu.size(), dm::eval::kFeatureDim);
 

@@ -269,6 +269,38 @@ def cmd_bench(m: Manifest, a) -> int:
     return bench.run(a.preset, a.threads or len(os.sched_getaffinity(0)), a.batch, a.repeats, a.pairs)
 
 
+def cmd_train_classifier(m: Manifest, a) -> int:
+    """Trains the evaluation classifier into reference/fmnist_classifier.dmt and records its provenance."""
+    from . import provenance
+    if not a.no_setup:
+        setup.ensure(quiet=True)
+    if B.build(a.preset, targets=["train_classifier"]).returncode != 0:
+        print("train-classifier: the build failed")
+        return 1
+    out = provenance.REFERENCE / "fmnist_classifier.dmt"
+    out.parent.mkdir(exist_ok=True)
+    tmp = out.with_name("fmnist_classifier.new.dmt")  # the committed file stays until the new one is done
+    cmd = [str(B.bin_dir(a.preset) / "train_classifier"), "--output", str(tmp), "--threads", str(a.threads),
+           "--seed", "0"]
+    print("+ " + " ".join(cmd), flush=True)
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, cwd=ROOT)
+    if r.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        return r.returncode
+    wall = time.monotonic() - t0
+    tmp.replace(out)
+    shown = ["bin/train_classifier", "--output", "reference/fmnist_classifier.dmt", "--threads", str(a.threads),
+             "--seed", "0"]
+    rec = provenance.write(out, ["./course", "train-classifier", "--threads", str(a.threads)], wall,
+                           {"program": shown, "accuracy": provenance.tensor_file_meta(out)["accuracy"]})
+    print(f"train-classifier: {out.relative_to(ROOT)} ({rec['bytes']} bytes, sha256 {rec['sha256']}), "
+          f"test accuracy {100 * rec['accuracy']:.2f} %, {wall:.0f} s; provenance in "
+          f"{out.with_suffix('.json').relative_to(ROOT)}. Every FID changes with it: re-capture the lessons "
+          "(./course lessons --outputs)")
+    return 0
+
+
 # ---------------------------------------------------------------- test: every gate
 
 def cmd_test(m: Manifest, a) -> int:
@@ -314,6 +346,10 @@ def main(argv: list[str]) -> int:
     p.add_argument("--no-setup", action="store_true")
     p = add("tour", cmd_tour, "setup, build, run every chapter's quick mode, write runs/index.html")
     p.add_argument("--track", choices=["solutions", "exercises"])
+    p.add_argument("--no-setup", action="store_true")
+    p = add("train-classifier", cmd_train_classifier,
+            "train the evaluation classifier once into reference/fmnist_classifier.dmt, with its provenance")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: deterministic, beside a build)")
     p.add_argument("--no-setup", action="store_true")
     p = add("test", cmd_test, "setup, build, run every test and gate (what CI runs)")
     p.add_argument("--no-setup", action="store_true")

@@ -51,6 +51,9 @@ class Figure {
                Style style = {});
   Figure& scatter(const std::vector<double>& x, const std::vector<double>& y, const std::string& label = "",
                   Style style = Style::points());
+  // Vertical error bars [lo[k], hi[k]] (capped) at each point of the series added last (a line or a
+  // scatter): an interval for each y, e.g. fig.line(steps, fid, "eta = 0").errors(fid_lo, fid_hi).
+  Figure& errors(const std::vector<double>& lo, const std::vector<double>& hi);
   // A density-normalised histogram of `samples` over `bins` equal bins.
   Figure& histogram(const std::vector<double>& samples, int bins, const std::string& label = "", Style style = {});
   Figure& logx(bool on = true);
@@ -69,6 +72,7 @@ class Figure {
     std::string label;
     Style style;
     int bins = 0;
+    std::vector<double> lo, hi;  // error bars of each y (empty: none)
   };
   std::string title_, xlabel_, ylabel_;
   int width_, height_;

@@ -10,8 +10,10 @@
 
 #include <torch/torch.h>
 
-#include "dm/atomic_write.hpp"
+#include <fmt/format.h>
+
 #include "dm/errors.hpp"
+#include "dm/io/tensor_file.hpp"
 
 namespace dm::eval {
 
@@ -157,29 +159,37 @@ double classifier_accuracy(FmnistClassifier& model, const ImageDataset& data, st
   return static_cast<double>(correct) / static_cast<double>(data.images.size(0));
 }
 
-void save_classifier(FmnistClassifier& model, const std::filesystem::path& path) {
-  std::error_code ec;
-  if (path.has_parent_path()) std::filesystem::create_directories(path.parent_path(), ec);
-  const auto tmp = temp_path_for(path);
-  try {
-    torch::save(model, tmp.string());
-  } catch (const c10::Error& e) {
-    std::filesystem::remove(tmp, ec);
-    throw UserError("cannot write " + path.string() + ": " + e.what_without_backtrace());
-  }
-  commit_atomic(tmp, path);
+std::filesystem::path course_classifier_path() {
+  return std::filesystem::path(DM_REFERENCE_DIR) / "fmnist_classifier.dmt";
+}
+std::filesystem::path course_classifier_provenance_path() {
+  return std::filesystem::path(DM_REFERENCE_DIR) / "fmnist_classifier.json";
 }
 
-FmnistClassifier load_classifier(const std::filesystem::path& path, torch::Device device) {
-  if (!std::filesystem::exists(path)) throw UserError("classifier file " + path.string() + " does not exist");
+void save_classifier(FmnistClassifier& model, const std::filesystem::path& path, nlohmann::json meta) {
+  if (meta.is_null()) meta = nlohmann::json::object();
+  meta["kind"] = "fmnist_classifier";
+  meta["version"] = kClassifierVersion;
+  meta["feature_dim"] = kFeatureDim;
+  dm::io::save_module(path, *model, meta);  // atomic; dm::UserError when it cannot be written
+}
+
+FmnistClassifier load_classifier(const std::filesystem::path& path, torch::Device device,
+                                 const std::string& expect_sha256, nlohmann::json* meta) {
+  if (!std::filesystem::exists(path))
+    throw UserError("classifier file " + path.string() +
+                    " does not exist: restore the course's with `git checkout -- reference/`, or train it with "
+                    "`./course train-classifier`");
+  const auto header = dm::io::read_tensor_header(path);  // dm::UserError for a file that is not a tensor file
+  const auto version = header.meta.value("version", -1);
+  if (header.meta.value("kind", std::string{}) != "fmnist_classifier" || version != kClassifierVersion)
+    throw UserError(
+        fmt::format("{} is not a version-{} course classifier (kind '{}', version {}): train it again "
+                    "with `./course train-classifier`",
+                    path.string(), kClassifierVersion, header.meta.value("kind", std::string{}), version));
   FmnistClassifier model;
-  try {
-    torch::load(model, path.string());
-  } catch (const c10::Error& e) {
-    throw UserError("cannot read the cached classifier " + path.string() +
-                    " (truncated, or saved from another architecture): delete it and the course retrains it. (" +
-                    std::string(e.what_without_backtrace()).substr(0, 200) + ")");
-  }
+  auto m = dm::io::load_module(path, *model, expect_sha256);  // checks the hash, names, shapes and dtypes
+  if (meta) *meta = std::move(m);
   model->to(device);
   model->eval();
   return model;

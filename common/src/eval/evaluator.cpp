@@ -23,14 +23,13 @@
 #include "dm/data/fashion_mnist.hpp"
 #include "dm/errors.hpp"
 #include "dm/eval/classifier.hpp"
+#include "dm/io/sha256.hpp"
 #include "dm/progress.hpp"
 
 namespace dm::eval {
 
 namespace {
 
-constexpr std::uint64_t kClassifierSeed = 0;
-constexpr int kClassifierEpochs = 2;
 constexpr std::uint64_t kSubsetSeed = 20240611;  // which train/test images the floor and precision/recall use
 constexpr int kNearestK = 3;
 constexpr std::uint64_t kBootstrapSeed = 20240612;  // the resamples behind every interval (the same for every set of n)
@@ -81,6 +80,8 @@ Eigen::MatrixXd to_matrix(const torch::Tensor& features) {
 struct Evaluator::Impl {
   EvalOptions opts;
   FmnistClassifier model{nullptr};
+  std::filesystem::path classifier_path;
+  std::string sha256;  // of the classifier file
   double accuracy = 0;
   Eigen::MatrixXd test_features;  // [10000, 128]
   GaussianStats test_stats;
@@ -171,35 +172,6 @@ struct Evaluator::Impl {
     }
     return feats;
   }
-
-  void train_and_cache(const std::filesystem::path& pt, const std::filesystem::path& js) {
-    say(fmt::format("evaluator: training the Fashion-MNIST classifier once (seed {}, {} epochs); it is cached in {}",
-                    kClassifierSeed, kClassifierEpochs, pt.string()));
-    const auto train = load_fashion_mnist(opts.data_dir, Split::Train);
-    const auto test = load_fashion_mnist(opts.data_dir, Split::Test);
-    ClassifierTrainOptions to;
-    to.epochs = kClassifierEpochs;
-    to.seed = kClassifierSeed;
-    to.device = opts.device;
-    std::optional<Progress> bar;
-    if (opts.verbose) {
-      bar.emplace("classifier", (train.images.size(0) / to.batch_size) * to.epochs);
-      to.on_progress = [&bar](std::int64_t step, std::int64_t /*total*/, double loss) { bar->update(step, loss); };
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    model = train_classifier(train, to);
-    if (bar) bar->finish();
-    const double train_s = seconds_since(t0);
-    accuracy = dm::eval::classifier_accuracy(model, test);
-    say(fmt::format("evaluator: classifier test accuracy = {:.2f} % (trained in {:.0f} s, {} torch threads)",
-                    100 * accuracy, train_s, torch::get_num_threads()));
-    save_classifier(model, pt);
-    nlohmann::json meta = {{"accuracy", accuracy},        {"seed", kClassifierSeed},
-                           {"epochs", kClassifierEpochs}, {"version", kClassifierVersion},
-                           {"train_seconds", train_s},    {"torch_threads", torch::get_num_threads()},
-                           {"feature_dim", kFeatureDim}};
-    write_file_atomic(js, meta.dump(2) + "\n");
-  }
 };
 
 Evaluator::Evaluator(const EvalOptions& options) : impl_(std::make_unique<Impl>()) {
@@ -214,44 +186,38 @@ Evaluator::Evaluator(const EvalOptions& options) : impl_(std::make_unique<Impl>(
   if (!options.frechet)
     throw std::logic_error(
         "EvalOptions::frechet is not set: pass chapter 03's Frechet distance (dm::ch03::frechet_distance, 03.5)");
-  const auto pt = options.cache_dir / "fmnist_classifier.pt";
-  const auto js = options.cache_dir / "fmnist_classifier.json";
   std::error_code ec;
   std::filesystem::create_directories(options.cache_dir, ec);
   if (ec) throw UserError("cannot create the cache folder " + options.cache_dir.string() + ": " + ec.message());
 
-  std::optional<nlohmann::json> meta;
-  if (std::filesystem::exists(js)) {
-    std::ifstream in(js);
+  // The course's committed classifier, its sha256 from the provenance beside it; or the file given.
+  d.classifier_path = options.classifier.empty() ? course_classifier_path() : options.classifier;
+  std::string expect = options.classifier_sha256;
+  if (options.classifier.empty()) {
+    const auto prov = course_classifier_provenance_path();
+    std::ifstream in(prov);
+    nlohmann::json p;
     try {
-      meta = nlohmann::json::parse(in);
+      if (in) p = nlohmann::json::parse(in);
     } catch (const nlohmann::json::exception&) {
-      meta.reset();  // unreadable metadata: treated as missing, the accuracy is measured again below
+      p = nullptr;
     }
+    if (!p.is_object() || !p.contains("sha256") || !p.at("sha256").is_string())
+      throw UserError("the classifier's provenance " + prov.string() +
+                      " is missing or has no sha256: restore it with `git checkout -- reference/`, or train the "
+                      "classifier again with `./course train-classifier`");
+    expect = p.at("sha256").get<std::string>();
   }
-  const bool have_pt = std::filesystem::exists(pt);
-  const int cached_version = meta && meta->contains("version") ? meta->at("version").get<int>() : kClassifierVersion;
-  if (have_pt && cached_version != kClassifierVersion) {
-    d.say(fmt::format("evaluator: the cached classifier {} is version {}, this course needs version {}: retraining",
-                      pt.string(), cached_version, kClassifierVersion));
-  }
-  if (have_pt && cached_version == kClassifierVersion) {
-    d.model = load_classifier(pt, options.device);  // dm::UserError naming the file if unreadable
-    if (meta && meta->contains("accuracy")) {
-      d.accuracy = meta->at("accuracy").get<double>();
-    } else {
-      d.accuracy = dm::eval::classifier_accuracy(d.model, load_fashion_mnist(options.data_dir, Split::Test));
-      nlohmann::json m = {{"accuracy", d.accuracy},
-                          {"seed", kClassifierSeed},
-                          {"epochs", kClassifierEpochs},
-                          {"version", kClassifierVersion},
-                          {"feature_dim", kFeatureDim}};
-      write_file_atomic(js, m.dump(2) + "\n");
-    }
-    d.say(fmt::format("evaluator: classifier {} (test accuracy {:.2f} %)", pt.string(), 100 * d.accuracy));
+  nlohmann::json meta;
+  d.model = load_classifier(d.classifier_path, options.device, expect, &meta);  // dm::UserError naming the file
+  d.sha256 = expect.empty() ? dm::io::sha256_file(d.classifier_path) : expect;
+  if (meta.contains("accuracy") && meta.at("accuracy").is_number()) {
+    d.accuracy = meta.at("accuracy").get<double>();
   } else {
-    d.train_and_cache(pt, js);
+    d.accuracy = dm::eval::classifier_accuracy(d.model, load_fashion_mnist(options.data_dir, Split::Test));
   }
+  d.say(fmt::format("evaluator: classifier {} (sha256 {}..., test accuracy {:.2f} %)", d.classifier_path.string(),
+                    d.sha256.substr(0, 12), 100 * d.accuracy));
 
   const auto t0 = std::chrono::steady_clock::now();
   d.test_features = to_matrix(d.reference_features(options.cache_dir / "fmnist_test_features.pt"));
@@ -264,6 +230,7 @@ Evaluator::Evaluator(Evaluator&&) noexcept = default;
 Evaluator& Evaluator::operator=(Evaluator&&) noexcept = default;
 
 double Evaluator::classifier_accuracy() const { return impl_->accuracy; }
+const std::string& Evaluator::classifier_sha256() const { return impl_->sha256; }
 
 torch::Tensor Evaluator::features(const torch::Tensor& images) const {
   return impl_->features_and_logits(images).narrow(1, 0, kFeatureDim).contiguous();

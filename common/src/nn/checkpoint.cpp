@@ -218,4 +218,33 @@ LoadedModel load_model(const fs::path& path, const torch::Device& device, Timest
   return {info.config, model, info.meta};
 }
 
+void save_model_file(const fs::path& path, const UNet& model, const UNetConfig& config, nlohmann::json meta,
+                     dm::io::FloatStorage floats) {
+  if (meta.is_null()) meta = nlohmann::json::object();
+  meta["kind"] = "dm-unet";
+  meta["config"] = config.to_json();
+  dm::io::save_module(path, *model, meta, floats);
+}
+
+LoadedModel load_model_file(const fs::path& path, const torch::Device& device, TimestepEmbedding embed,
+                            const std::string& expect_sha256) {
+  if (!fs::exists(path)) throw dm::UserError(fmt::format("model file {} does not exist", path.string()));
+  const auto header = dm::io::read_tensor_header(path);
+  if (header.meta.value("kind", std::string{}) != "dm-unet" || !header.meta.contains("config"))
+    throw dm::UserError(fmt::format("{} is not a course U-Net model file (its meta has no kind \"dm-unet\" and config)",
+                                    path.string()));
+  UNetConfig config;
+  try {
+    config = UNetConfig::from_json(header.meta.at("config"));
+    config.validate();
+  } catch (const std::exception& e) {
+    throw dm::UserError(fmt::format("model file {} has an invalid U-Net config: {}", path.string(), e.what()));
+  }
+  UNet model(config, std::move(embed));
+  auto meta = dm::io::load_module(path, *model, expect_sha256);  // hash, names, shapes, dtypes; then copies
+  model->to(device);
+  model->eval();
+  return {config, model, meta};
+}
+
 }  // namespace dm::nn

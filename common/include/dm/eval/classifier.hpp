@@ -1,7 +1,8 @@
 // The course's frozen Fashion-MNIST classifier: the feature extractor behind
 // FID/KID/precision/recall (dm/eval/evaluator.hpp). No Inception weights are
 // available offline, and Inception is badly calibrated on 28x28 grayscale, so
-// the course trains this small ResNet once, deterministically, and caches it.
+// the course trains this small ResNet once, deterministically, and commits it
+// (course_classifier_path() below).
 //
 // Architecture (about 0.29 M parameters; input [N, 1, 28, 28] in [-1, 1]):
 //   stem   conv3x3 1->16, BatchNorm, ReLU                      [N, 16, 28, 28]
@@ -27,13 +28,14 @@
 #include <string>
 
 #include <torch/nn.h>
+#include <nlohmann/json.hpp>
 
 #include "dm/data/fashion_mnist.hpp"
 
 namespace dm::eval {
 
-// Bumped whenever the architecture or the training recipe changes; stored in
-// the cache's JSON so an old cached classifier is detected and retrained.
+// Bumped whenever the architecture or the training recipe changes; stored in the
+// tensor file's meta, so a file of another version is refused.
 inline constexpr int kClassifierVersion = 1;
 inline constexpr std::int64_t kFeatureDim = 128;
 
@@ -101,13 +103,24 @@ double classifier_accuracy(FmnistClassifier& model, const ImageDataset& data, st
 torch::Tensor batched_apply(const std::function<torch::Tensor(const torch::Tensor&)>& fn, const torch::Tensor& images,
                             torch::Device device, std::int64_t batch_size = 1000);
 
-// Saves the weights (and BatchNorm buffers) to `path` atomically (write a
-// temporary sibling, then rename), so a reader never sees half a file.
-void save_classifier(FmnistClassifier& model, const std::filesystem::path& path);
+// The classifier every chapter measures with: trained once by `./course train-classifier` (seed 0, the
+// options above) and committed as a tensor file (dm/io/tensor_file.hpp), with its provenance and sha256
+// in the JSON beside it, so an FID means the same on every machine and LibTorch version.
+//   reference/fmnist_classifier.dmt   weights and BatchNorm buffers, float32; meta: version, accuracy, ...
+//   reference/fmnist_classifier.json  sha256, bytes, accuracy, the command, commit and wall time
+std::filesystem::path course_classifier_path();
+std::filesystem::path course_classifier_provenance_path();
 
-// Loads weights saved by save_classifier into a fresh model on `device`, in
-// eval mode. A missing, truncated or foreign file is a dm::UserError that
-// names the file and says to delete it (the Evaluator then retrains).
-FmnistClassifier load_classifier(const std::filesystem::path& path, torch::Device device = torch::kCPU);
+// Saves the weights (and BatchNorm buffers) to `path` as a tensor file, atomically, with `meta` (the
+// training recipe, the accuracy) in its header; the version and feature size are added.
+void save_classifier(FmnistClassifier& model, const std::filesystem::path& path,
+                     nlohmann::json meta = nlohmann::json::object());
+
+// Loads weights saved by save_classifier into a fresh model on `device`, in eval mode, and returns the
+// file's meta in *meta when given. A missing, truncated or foreign file, another classifier version, or
+// a sha256 other than expect_sha256 (when not empty) is a dm::UserError that names the file and says
+// what to do.
+FmnistClassifier load_classifier(const std::filesystem::path& path, torch::Device device = torch::kCPU,
+                                 const std::string& expect_sha256 = "", nlohmann::json* meta = nullptr);
 
 }  // namespace dm::eval

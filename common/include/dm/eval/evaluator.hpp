@@ -3,7 +3,7 @@
 //
 //   dm::eval::EvalOptions eo;
 //   eo.data_dir = flags.data_dir;  eo.device = device;  eo.quick = flags.quick;
-//   dm::eval::Evaluator evaluator(eo);           // loads or trains the classifier once
+//   dm::eval::Evaluator evaluator(eo);           // loads the course's committed classifier
 //   dm::eval::EvalReport r = evaluator.evaluate(samples);   // [N, 1, 28, 28] in [-1, 1]
 //   std::cout << r.summary() << "\n";      // every metric with n and its 95 % interval
 //   metrics["eval"] = r.to_json();
@@ -38,8 +38,11 @@
 namespace dm::eval {
 
 struct EvalOptions {
-  // Where the classifier lives: <cache_dir>/fmnist_classifier.pt and
-  // <cache_dir>/fmnist_classifier.json ({accuracy, seed, epochs, version, ...}).
+  // The classifier's tensor file; empty: the course's committed one (reference/fmnist_classifier.dmt,
+  // dm/eval/classifier.hpp), whose sha256 is checked against reference/fmnist_classifier.json.
+  std::filesystem::path classifier;
+  std::string classifier_sha256;  // with `classifier` set: its expected sha256 (empty: not checked)
+  // Where the test set's features are cached (fmnist_test_features.pt, tied to the classifier's weights).
   std::filesystem::path cache_dir = "runs/cache";
   std::filesystem::path data_dir;      // Fashion-MNIST folder; empty: the Debian location
   torch::Device device = torch::kCPU;  // where the classifier runs (features are returned on the CPU)
@@ -100,13 +103,10 @@ struct RealFloor {
 
 class Evaluator {
  public:
-  // Loads the classifier from <cache_dir>/fmnist_classifier.pt, or, when it
-  // is missing (or its JSON says an older kClassifierVersion), trains it once
-  // with the fixed recipe (seed 0, 2 epochs; minutes on 2 cores, lesson 03 section 6), prints
-  // its test accuracy and caches it atomically (temporary file + rename) with
-  // the JSON. A .pt that exists but cannot be read (truncated, another
-  // architecture) is a dm::UserError naming the file and saying to delete it:
-  // we do not silently overwrite a file we do not understand.
+  // Loads the classifier (EvalOptions::classifier; by default the course's committed one, its sha256
+  // checked against its provenance). A missing, truncated or foreign file, or another hash, is a
+  // dm::UserError naming the file and saying how to restore it: the evaluator never trains its own, so
+  // every machine measures with the same classifier.
   // Then loads the features of the 10k test images (the reference) from
   // <cache_dir>/fmnist_test_features.pt, or computes and caches them; the file
   // carries a checksum of the classifier's weights and is recomputed when it
@@ -116,8 +116,10 @@ class Evaluator {
   Evaluator(Evaluator&&) noexcept;
   Evaluator& operator=(Evaluator&&) noexcept;
 
-  // Test-set accuracy of the classifier in [0, 1] (from the JSON when loaded).
+  // Test-set accuracy of the classifier in [0, 1] (from the file's meta).
   double classifier_accuracy() const;
+  // The sha256 of the classifier file: two FIDs are comparable when they were measured with the same one.
+  const std::string& classifier_sha256() const;
 
   // Penultimate classifier features of images [N, 1, 28, 28] in [-1, 1]
   // (any device; values outside [-1, 1] are clamped) -> [N, 128] float on the CPU.

@@ -29,6 +29,7 @@
 #include <torch/optim/optimizer.h>
 #include <nlohmann/json.hpp>
 
+#include "dm/io/tensor_file.hpp"
 #include "dm/nn/unet.hpp"
 
 namespace dm::nn {
@@ -78,5 +79,25 @@ struct LoadedModel {
 // timestep embedding the model was trained with (chapter 03's exercise 03.1).
 LoadedModel load_model(const std::filesystem::path& path, const torch::Device& device, TimestepEmbedding embed,
                        bool use_ema = true);
+
+// ---- model files: one model's weights for sampling, in the course's own tensor format ----------------
+//
+// A checkpoint is torch::save's archive, for resuming on the same machine. What later chapters load is a
+// model file: a course tensor file (dm/io/tensor_file.hpp) that LibTorch 1.13 and 2.x read alike, so a
+// model trained on a GPU box samples on a Debian laptop. Its meta holds {"kind": "dm-unet", "config":
+// UNetConfig::to_json(), "step", "schedule", "T", "beta", ...} (what the writer adds); reference/ commits
+// such files with their sha256.
+inline const char* kModelFileName = "model.dmt";
+
+// Writes `model`'s parameters and buffers (the EMA weights, in chapter 03) with `config` and `meta`,
+// atomically. kFloat16 halves the file (sampling is unaffected at the course's tolerances).
+void save_model_file(const std::filesystem::path& path, const UNet& model, const UNetConfig& config,
+                     nlohmann::json meta, dm::io::FloatStorage floats = dm::io::FloatStorage::kAsIs);
+
+// Builds the U-Net its meta describes and loads it (float32, eval mode, on `device`). A missing file,
+// another kind of file, an invalid config, missing or extra tensors, other shapes, or a sha256 other than
+// expect_sha256 (when given) are dm::UserErrors that name the file.
+LoadedModel load_model_file(const std::filesystem::path& path, const torch::Device& device, TimestepEmbedding embed,
+                            const std::string& expect_sha256 = "");
 
 }  // namespace dm::nn
