@@ -67,7 +67,7 @@ def run(m: Manifest, keys: list[str], timeout: float = TIMEOUT) -> int:
         os.symlink(cache, out / "cache")
         args = [str(bdir / "bin" / "exercises" / ch.dir), *ch.smoke, "--out", str(out)]
         if ch.needs:
-            args += ["--ckpt", str(runs / "models" / ch.needs / "ckpt.pt")]
+            args += ["--ckpt", str(runs / "models" / ch.needs / "model.dmt")]
         t0 = time.monotonic()
         try:
             p = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
@@ -101,10 +101,10 @@ def run(m: Manifest, keys: list[str], timeout: float = TIMEOUT) -> int:
                 return 1
             solved[c] = s
             print(f"  chapter {c} on the solutions: finished in {s:.0f} s", flush=True)
-            model = runs / f"solved_{c}" / by_id[c].dir / "ckpt.pt"
+            model = runs / f"solved_{c}" / by_id[c].dir / "model.dmt"
             if model.is_file():
                 (runs / "models" / by_id[c].dir).mkdir(parents=True, exist_ok=True)
-                shutil.copy2(model, runs / "models" / by_id[c].dir / "ckpt.pt")
+                shutil.copy2(model, runs / "models" / by_id[c].dir / "model.dmt")
         queues: dict[str, list[Exercise]] = {}
         for e in chosen:
             queues.setdefault(e.chapter, []).append(e)

@@ -241,7 +241,7 @@ def gate_cli(m: Manifest, preset: str) -> tuple[list[str], str]:
             name = ch.dir
             extra: list[str] = []
             if ch.needs:  # reads an earlier chapter's model: missing -> a clear error; present -> use it
-                model = ROOT / "runs" / ch.needs / "ckpt.pt"
+                model = ROOT / "runs" / ch.needs / "model.dmt"  # dm::nn::kModelFileName
                 expect([str(sol), "--quick", "--out", tmp], 1, f"run chapter {ch.needs[:2]} first",
                        f"{name} without {ch.needs}'s model")
                 if not model.is_file():
