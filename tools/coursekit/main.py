@@ -301,6 +301,17 @@ def cmd_train_classifier(m: Manifest, a) -> int:
     return 0
 
 
+def cmd_train_reference(m: Manifest, a) -> int:
+    from . import reference
+    ch = next((c for c in m.chapters if c.id == a.chapter), None)
+    if ch is None:
+        print(f"train-reference: no chapter {a.chapter}")
+        return 2
+    if not a.no_setup:
+        setup.ensure(quiet=True)
+    return reference.run(ch.id, ch.dir, a.preset, a.threads, a.minutes)
+
+
 # ---------------------------------------------------------------- test: every gate
 
 def cmd_test(m: Manifest, a) -> int:
@@ -350,6 +361,13 @@ def main(argv: list[str]) -> int:
     p = add("train-classifier", cmd_train_classifier,
             "train the evaluation classifier once into reference/fmnist_classifier.dmt, with its provenance")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: deterministic, beside a build)")
+    p.add_argument("--no-setup", action="store_true")
+    p = add("train-reference", cmd_train_reference,
+            "train a chapter's reference model (resumable), export it to reference/NN_name/ with its provenance")
+    p.add_argument("chapter", metavar="NN", help="the chapter (03)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, so it can run beside a build)")
+    p.add_argument("--minutes", type=float, help="stop training after this long (a checkpoint is kept; run again "
+                                                 "to continue)")
     p.add_argument("--no-setup", action="store_true")
     p = add("test", cmd_test, "setup, build, run every test and gate (what CI runs)")
     p.add_argument("--no-setup", action="store_true")

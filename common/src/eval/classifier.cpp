@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "dm/errors.hpp"
+#include "dm/io/reference.hpp"
 #include "dm/io/tensor_file.hpp"
 
 namespace dm::eval {
@@ -159,12 +160,8 @@ double classifier_accuracy(FmnistClassifier& model, const ImageDataset& data, st
   return static_cast<double>(correct) / static_cast<double>(data.images.size(0));
 }
 
-std::filesystem::path course_classifier_path() {
-  return std::filesystem::path(DM_REFERENCE_DIR) / "fmnist_classifier.dmt";
-}
-std::filesystem::path course_classifier_provenance_path() {
-  return std::filesystem::path(DM_REFERENCE_DIR) / "fmnist_classifier.json";
-}
+std::filesystem::path course_classifier_path() { return dm::io::reference_path("fmnist_classifier.dmt"); }
+std::filesystem::path course_classifier_provenance_path() { return dm::io::reference_path("fmnist_classifier.json"); }
 
 void save_classifier(FmnistClassifier& model, const std::filesystem::path& path, nlohmann::json meta) {
   if (meta.is_null()) meta = nlohmann::json::object();

@@ -23,6 +23,7 @@
 #include "dm/data/fashion_mnist.hpp"
 #include "dm/errors.hpp"
 #include "dm/eval/classifier.hpp"
+#include "dm/io/reference.hpp"
 #include "dm/io/sha256.hpp"
 #include "dm/progress.hpp"
 
@@ -193,21 +194,7 @@ Evaluator::Evaluator(const EvalOptions& options) : impl_(std::make_unique<Impl>(
   // The course's committed classifier, its sha256 from the provenance beside it; or the file given.
   d.classifier_path = options.classifier.empty() ? course_classifier_path() : options.classifier;
   std::string expect = options.classifier_sha256;
-  if (options.classifier.empty()) {
-    const auto prov = course_classifier_provenance_path();
-    std::ifstream in(prov);
-    nlohmann::json p;
-    try {
-      if (in) p = nlohmann::json::parse(in);
-    } catch (const nlohmann::json::exception&) {
-      p = nullptr;
-    }
-    if (!p.is_object() || !p.contains("sha256") || !p.at("sha256").is_string())
-      throw UserError("the classifier's provenance " + prov.string() +
-                      " is missing or has no sha256: restore it with `git checkout -- reference/`, or train the "
-                      "classifier again with `./course train-classifier`");
-    expect = p.at("sha256").get<std::string>();
-  }
+  if (options.classifier.empty()) expect = dm::io::reference_sha256(d.classifier_path);
   nlohmann::json meta;
   d.model = load_classifier(d.classifier_path, options.device, expect, &meta);  // dm::UserError naming the file
   d.sha256 = expect.empty() ? dm::io::sha256_file(d.classifier_path) : expect;
@@ -217,7 +204,8 @@ Evaluator::Evaluator(const EvalOptions& options) : impl_(std::make_unique<Impl>(
     d.accuracy = dm::eval::classifier_accuracy(d.model, load_fashion_mnist(options.data_dir, Split::Test));
   }
   // The course's own is named as the repository names it, the same on every machine.
-  const auto shown = options.classifier.empty() ? std::string("reference/fmnist_classifier.dmt") : d.classifier_path.string();
+  const auto shown =
+      options.classifier.empty() ? std::string("reference/fmnist_classifier.dmt") : d.classifier_path.string();
   d.say(fmt::format("evaluator: classifier {} (sha256 {}..., test accuracy {:.2f} %)", shown, d.sha256.substr(0, 12),
                     100 * d.accuracy));
 

@@ -1,0 +1,113 @@
+"""./course train-reference NN: a chapter's longer recipe, trained by the course itself, stored under
+reference/NN_name/ with its provenance (tools/coursekit/provenance.py), so a later chapter can start
+from it when the student has no run of their own.
+
+It runs in runs/reference/ and resumes there after an interruption (Ctrl-C, a closed laptop, the end
+of a session): every --ckpt-every steps the chapter program saves a checkpoint, and `./course
+train-reference 03` continues from it. Each call ends, finished or not, by exporting the EMA weights
+it has (reference/03_ddpm/model.dmt), evaluating them at n = 2000 and writing reference/03_ddpm/
+model.json: the commands, the commit, the wall time of every session, the steps done of the steps
+planned, and the metrics. Default --threads 1, so it can run beside a build."""
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from . import build as B
+from . import provenance
+from .manifest import ROOT
+
+# The recipe of each chapter's reference model: the chapter program's flags (T = 1000 as always).
+RECIPES: dict[str, list[str]] = {
+    "03": ["--width", "32", "--res-blocks", "1", "--dropout", "0", "--batch", "64", "--steps", "8000",
+           "--lr", "1e-3", "--warmup", "200", "--ema", "0.999", "--ckpt-every", "250", "--video-every", "1000000"],
+}
+EVAL = ["--samples", "2000", "--sample-batch", "500", "--sample-steps", "50"]
+
+
+def flag(args: list[str], name: str) -> str:
+    return args[args.index(name) + 1]
+
+
+def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: float | None) -> int:
+    if chapter_id not in RECIPES:
+        print(f"train-reference: no reference recipe for chapter {chapter_id} (have: {', '.join(RECIPES)})")
+        return 2
+    if B.build(preset, [f"ch{chapter_id}_solutions"]).returncode != 0:
+        return 1
+    exe = str(B.bin_dir(preset) / "solutions" / chapter_dir)
+    recipe = RECIPES[chapter_id]
+    work = ROOT / "runs" / "reference"
+    ckpt = work / chapter_dir / "ckpt.pt"
+    base = [exe, *recipe, "--threads", str(threads), "--out", str(work), "--seed", "0"]
+    state_file = work / chapter_dir / "reference_sessions.json"
+    sessions = json.loads(state_file.read_text()) if state_file.is_file() else []
+
+    # ---- train (or continue), for at most `minutes`
+    train = [*base, "--train-only"] + (["--resume"] if ckpt.is_file() else [])
+    print("+ " + " ".join(train), flush=True)
+    t0 = time.monotonic()
+    p = subprocess.Popen(train, cwd=ROOT)
+    try:
+        p.wait(timeout=minutes * 60 if minutes else None)
+    except subprocess.TimeoutExpired:
+        print(f"train-reference: {minutes:g} min are up: stopping at the next step boundary (it saves a checkpoint)")
+        p.send_signal(signal.SIGINT)
+        p.wait()
+    except KeyboardInterrupt:
+        p.wait()
+    wall = time.monotonic() - t0
+    if p.returncode not in (0, 130):
+        print(f"train-reference: training failed (exit {p.returncode})")
+        return p.returncode
+    if not ckpt.is_file():
+        print("train-reference: no checkpoint yet (stopped before the first one): nothing to export")
+        return 1
+
+    # ---- export what there is: --resume with --steps below the checkpoint's step trains nothing, writes
+    # model.dmt from the EMA weights and says which step it loaded
+    done = export_step(base)
+    planned = int(flag(recipe, "--steps"))
+    # ---- evaluate at n = 2000 from the exported weights
+    evaluate = [*base, "--sample-only", "--steps", str(done), *EVAL]
+    print("+ " + " ".join(evaluate), flush=True)
+    t1 = time.monotonic()
+    subprocess.run(evaluate, cwd=ROOT, check=True)
+    eval_s = time.monotonic() - t1
+    metrics = json.loads((work / chapter_dir / "metrics.json").read_text())
+
+    out_dir = provenance.REFERENCE / chapter_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = out_dir / "model.dmt"
+    (work / chapter_dir / "model.dmt").replace(model)
+    sessions.append({"train_wall_s": round(wall, 1), "steps_after": done, "threads": threads,
+                     "commit": provenance.git("rev-parse", "HEAD"), "machine": provenance.machine()})
+    state_file.write_text(json.dumps(sessions, indent=2) + "\n")
+    shown = lambda args: ["bin/solutions/" + chapter_dir, *[a for a in args[1:]]]
+    rec = provenance.write(model, ["./course", "train-reference", chapter_id, "--threads", str(threads)],
+                           sum(s["train_wall_s"] for s in sessions), {
+                               "recipe": recipe, "steps_done": done, "steps_planned": planned,
+                               "finished": done >= planned, "sessions": sessions,
+                               "train_command": shown(train), "eval_command": shown(evaluate),
+                               "eval_wall_s": round(eval_s, 1), "eval": metrics.get("eval", {}),
+                               "sample": metrics.get("sample", {})})
+    ev = rec["eval"]
+    print(f"train-reference: {model.relative_to(ROOT)} at step {done} of {planned} "
+          f"({'finished' if done >= planned else 'partial: run it again to continue'}), {rec['bytes']} bytes, "
+          f"sha256 {rec['sha256'][:12]}...; FID {ev.get('fid', float('nan')):.2f} "
+          f"[{ev.get('fid_ci', [0, 0])[0]:.2f}, {ev.get('fid_ci', [0, 0])[1]:.2f}] against a floor of "
+          f"{ev.get('fid_floor', float('nan')):.2f} at n = {ev.get('n')}")
+    return 0
+
+
+def export_step(base: list[str]) -> int:
+    """Writes model.dmt from the checkpoint (training nothing) and returns the checkpoint's step."""
+    r = subprocess.run([*base, "--resume", "--train-only", "--steps", "1"], cwd=ROOT, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, text=True)
+    for line in r.stdout.splitlines():
+        if line.startswith("loaded checkpoint ") and " at step " in line and r.returncode == 0:
+            return int(line.rsplit(" at step ", 1)[1].split()[0])
+    raise RuntimeError(f"cannot export the checkpoint (exit {r.returncode}):\n{r.stdout[-800:]}")
