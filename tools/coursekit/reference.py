@@ -23,9 +23,10 @@ from .manifest import ROOT
 # The recipe of each chapter's reference model: the chapter program's flags (T = 1000 as always).
 RECIPES: dict[str, list[str]] = {
     "03": ["--width", "32", "--res-blocks", "1", "--dropout", "0", "--batch", "64", "--steps", "8000",
-           "--lr", "1e-3", "--warmup", "200", "--ema", "0.999", "--ckpt-every", "250", "--video-every", "1000000"],
+           "--lr", "1e-3", "--warmup", "200", "--ema", "0.999", "--ckpt-every", "250", "--video-every", "1000",
+           "--sample-steps", "50"],
 }
-EVAL = ["--samples", "2000", "--sample-batch", "500", "--sample-steps", "50"]
+EVAL = ["--samples", "2000", "--sample-batch", "500"]  # with the recipe's 50 respaced sampling steps
 
 
 def flag(args: list[str], name: str) -> str:
