@@ -12,6 +12,7 @@
 //   runs/03_ddpm/loss.png          the training loss (per step, and a centred mean)
 //   runs/03_ddpm/elbo_weights.png  the ELBO's weight of each t, for both reverse variances
 //   runs/03_ddpm/samples.png       a grid of generated images
+//   runs/03_ddpm/nearest.png       8 samples (top) and their nearest training images (bottom)
 //   runs/03_ddpm/denoise.mp4       x_t (left) and x0_hat (right) over the reverse process
 //   runs/03_ddpm/training.mp4      samples from the same fixed noise every --video-every steps
 //   runs/03_ddpm/ckpt.pt           the checkpoint (model, EMA, optimizer, step, RNG): --resume
@@ -57,6 +58,7 @@
 #include "dm/device.hpp"
 #include "dm/errors.hpp"
 #include "dm/eval/evaluator.hpp"
+#include "dm/eval/memorisation.hpp"
 #include "dm/eval/sanity.hpp"
 #include "dm/image.hpp"
 #include "dm/nn/checkpoint.hpp"
@@ -206,6 +208,24 @@ dm::eval::EvalReport evaluate(const torch::Tensor& samples, const dm::CommonFlag
   return dm::eval::Evaluator(eval_options(flags, device)).evaluate(samples);
 }
 // ANCHOR_END: evaluate
+
+// Memorisation: each sample's nearest training image (classifier features) against held-out test images';
+// nearest.png shows 8 samples (top) above their nearest training images (bottom).
+dm::eval::Memorisation memorise_check(const torch::Tensor& samples, const dm::CommonFlags& flags,
+                                      const torch::Device& device, const std::filesystem::path& png) {
+  auto eo = eval_options(flags, device);
+  eo.verbose = false;  // evaluate() has said which classifier
+  const dm::eval::Evaluator evaluator(eo);
+  const auto train = dm::load_fashion_mnist(flags.data_dir, dm::Split::Train);
+  const auto test = dm::load_fashion_mnist(flags.data_dir, dm::Split::Test, samples.size(0));
+  auto memo = dm::eval::memorisation_check(evaluator, samples, train.images, test.images);
+  fmt::print("{}\n", memo.summary());
+  const auto k = std::min<std::int64_t>(8, samples.size(0));
+  const auto idx = torch::tensor(std::vector<std::int64_t>(memo.nearest.begin(), memo.nearest.begin() + k));
+  const auto pairs = torch::cat({samples.slice(0, 0, k), train.images.index_select(0, idx)});
+  dm::save_png(png, dm::make_grid(pairs, int(k), 2, 3));
+  return memo;
+}
 
 // --eval-sanity: what the metrics say about real images and known damage (lesson 03, section 6).
 int eval_sanity(const dm::CommonFlags& flags, const torch::Device& device, dm::RunDir& run) {
@@ -522,6 +542,7 @@ int main(int argc, char** argv) {
     fmt::print("max class fraction = {:.1f}% | mean confidence = {:.3f}\n", 100 * report.max_class_fraction,
                report.mean_confidence);
     fmt::print("eval wall time = {:.1f} s ({} samples, intervals included)\n", eval_s, report.n);
+    const auto memo = memorise_check(samples, flags, device, run.file("nearest.png"));
 
     auto& m = run.metrics();
     m["device"] = device.str();
@@ -544,6 +565,7 @@ int main(int argc, char** argv) {
                    {"clip_x0", cfg.clip_x0},   {"wall_s", sample_s}};
     m["eval"] = report.to_json();
     m["eval"]["wall_s"] = eval_s;
+    m["memorisation"] = memo.to_json();
     m["threads"] = torch::get_num_threads();
     m["checkpoint"] = ckpt.string();
     run.save_metrics();

@@ -28,6 +28,7 @@
 #include "dm/errors.hpp"
 #include "dm/eval/classifier.hpp"
 #include "dm/eval/evaluator.hpp"
+#include "dm/eval/memorisation.hpp"
 #include "dm/eval/metrics.hpp"
 #include "dm/eval/sanity.hpp"
 #include "dm/io/sha256.hpp"
@@ -362,6 +363,20 @@ TEST(Evaluator, LoadsACachedClassifierAndReportsEveryMetricWithTheSampleCount) {
                }()),
                dm::UserError)
       << "3 resamples cannot give a 95 % interval";
+
+  // Memorisation: copies of training images sit at distance 0 from the training set, unseen test images do not.
+  const auto train_few = dm::load_fashion_mnist("", dm::Split::Train, 3000);
+  const auto copied =
+      dm::eval::memorisation_check(ev, train_few.images.narrow(0, 100, 50), train_few.images, test.images);
+  EXPECT_EQ(copied.n, 50);
+  EXPECT_NEAR(copied.sample_median, 0.0, 1e-5) << "a copy of a training image has that image as its nearest";
+  EXPECT_EQ(copied.nearest[0], 100);
+  EXPECT_DOUBLE_EQ(copied.closer_than_test_p01, 1.0);
+  EXPECT_GT(copied.test_median, 0.0);
+  const auto fresh = dm::eval::memorisation_check(ev, test.images.narrow(0, 100, 50), train_few.images, test.images);
+  EXPECT_LE(fresh.closer_than_test_p01, 0.2) << "unseen images are not nearer than the test images' 1st percentile";
+  EXPECT_THROW(dm::eval::memorisation_check(ev, test.images, train_few.images, test.images.narrow(0, 0, 10)),
+               dm::UserError);
 
   // The sanity table on a few images: every row with its n, the floors of each size, the paired blur.
   dm::eval::SanityOptions so;

@@ -309,7 +309,7 @@ def cmd_train_reference(m: Manifest, a) -> int:
         return 2
     if not a.no_setup:
         setup.ensure(quiet=True)
-    return reference.run(ch.id, ch.dir, a.preset, a.threads, a.minutes)
+    return reference.run(ch.id, ch.dir, a.preset, a.threads, a.minutes, a.export_only)
 
 
 # ---------------------------------------------------------------- test: every gate
@@ -368,6 +368,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, so it can run beside a build)")
     p.add_argument("--minutes", type=float, help="stop training after this long (a checkpoint is kept; run again "
                                                  "to continue)")
+    p.add_argument("--export-only", action="store_true",
+                   help="train nothing: export and evaluate the checkpoint there is")
     p.add_argument("--no-setup", action="store_true")
     p = add("test", cmd_test, "setup, build, run every test and gate (what CI runs)")
     p.add_argument("--no-setup", action="store_true")

@@ -33,7 +33,18 @@ def flag(args: list[str], name: str) -> str:
     return args[args.index(name) + 1]
 
 
-def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: float | None) -> int:
+def with_flag(args: list[str], name: str, value: str) -> list[str]:
+    """args with `name value` set once (CLI11 refuses an option given twice)."""
+    out = list(args)
+    if name in out:
+        out[out.index(name) + 1] = value
+    else:
+        out += [name, value]
+    return out
+
+
+def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: float | None,
+        export_only: bool = False) -> int:
     if chapter_id not in RECIPES:
         print(f"train-reference: no reference recipe for chapter {chapter_id} (have: {', '.join(RECIPES)})")
         return 2
@@ -49,21 +60,23 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
 
     # ---- train (or continue), for at most `minutes`
     train = [*base, "--train-only"] + (["--resume"] if ckpt.is_file() else [])
-    print("+ " + " ".join(train), flush=True)
-    t0 = time.monotonic()
-    p = subprocess.Popen(train, cwd=ROOT)
-    try:
-        p.wait(timeout=minutes * 60 if minutes else None)
-    except subprocess.TimeoutExpired:
-        print(f"train-reference: {minutes:g} min are up: stopping at the next step boundary (it saves a checkpoint)")
-        p.send_signal(signal.SIGINT)
-        p.wait()
-    except KeyboardInterrupt:
-        p.wait()
-    wall = time.monotonic() - t0
-    if p.returncode not in (0, 130):
-        print(f"train-reference: training failed (exit {p.returncode})")
-        return p.returncode
+    wall = 0.0
+    if not export_only:
+        print("+ " + " ".join(train), flush=True)
+        t0 = time.monotonic()
+        p = subprocess.Popen(train, cwd=ROOT)
+        try:
+            p.wait(timeout=minutes * 60 if minutes else None)
+        except subprocess.TimeoutExpired:
+            print(f"train-reference: {minutes:g} min are up: stopping at the next step boundary (it saves a checkpoint)")
+            p.send_signal(signal.SIGINT)
+            p.wait()
+        except KeyboardInterrupt:
+            p.wait()
+        wall = time.monotonic() - t0
+        if p.returncode not in (0, 130):
+            print(f"train-reference: training failed (exit {p.returncode})")
+            return p.returncode
     if not ckpt.is_file():
         print("train-reference: no checkpoint yet (stopped before the first one): nothing to export")
         return 1
@@ -73,7 +86,7 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
     done = export_step(base)
     planned = int(flag(recipe, "--steps"))
     # ---- evaluate at n = 2000 from the exported weights
-    evaluate = [*base, "--sample-only", "--steps", str(done), *EVAL]
+    evaluate = [*with_flag(base, "--steps", str(done)), "--sample-only", *EVAL]
     print("+ " + " ".join(evaluate), flush=True)
     t1 = time.monotonic()
     subprocess.run(evaluate, cwd=ROOT, check=True)
@@ -84,8 +97,9 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
     out_dir.mkdir(parents=True, exist_ok=True)
     model = out_dir / "model.dmt"
     (work / chapter_dir / "model.dmt").replace(model)
-    sessions.append({"train_wall_s": round(wall, 1), "steps_after": done, "threads": threads,
-                     "commit": provenance.git("rev-parse", "HEAD"), "machine": provenance.machine()})
+    if not export_only:
+        sessions.append({"train_wall_s": round(wall, 1), "steps_after": done, "threads": threads,
+                         "commit": provenance.git("rev-parse", "HEAD"), "machine": provenance.machine()})
     state_file.write_text(json.dumps(sessions, indent=2) + "\n")
     shown = lambda args: ["bin/solutions/" + chapter_dir, *[a for a in args[1:]]]
     rec = provenance.write(model, ["./course", "train-reference", chapter_id, "--threads", str(threads)],
@@ -106,7 +120,7 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
 
 def export_step(base: list[str]) -> int:
     """Writes model.dmt from the checkpoint (training nothing) and returns the checkpoint's step."""
-    r = subprocess.run([*base, "--resume", "--train-only", "--steps", "1"], cwd=ROOT, stdout=subprocess.PIPE,
+    r = subprocess.run([*with_flag(base, "--steps", "1"), "--resume", "--train-only"], cwd=ROOT, stdout=subprocess.PIPE,
                        stderr=subprocess.STDOUT, text=True)
     for line in r.stdout.splitlines():
         if line.startswith("loaded checkpoint ") and " at step " in line and r.returncode == 0:
