@@ -16,6 +16,7 @@
 //   runs/03_ddpm/denoise.mp4       x_t (left) and x0_hat (right) over the reverse process
 //   runs/03_ddpm/training.mp4      samples from the same fixed noise every --video-every steps
 //   runs/03_ddpm/ckpt.pt           the checkpoint (model, EMA, optimizer, step, RNG): --resume
+//                                  (--init starts from a model file instead: weights and step only)
 //   runs/03_ddpm/model.dmt         the EMA weights as a course tensor file: what chapter 05 samples
 //   runs/03_ddpm/metrics.json      hyperparameters, wall times, the evaluation report
 // With --eval-sanity it trains nothing: it prints the evaluation's sanity table (dm/eval/sanity.hpp: the
@@ -131,6 +132,7 @@ struct Trainee {
   std::unique_ptr<torch::optim::AdamW> opt;
   std::vector<double> losses;
   std::int64_t step = 0;
+  std::int64_t warmup_from = 0;  // the step the LR warmup starts at: 0, or the step of --init's weights
 };
 
 // ANCHOR: train
@@ -157,7 +159,8 @@ dm::train::LoopResult train(Trainee& tr, const Schedule& s, const torch::Tensor&
   hooks.save = save;
   hooks.preview = preview;
   hooks.step = [&](std::int64_t step) {
-    const double lr = cfg.lr * std::min(1.0, double(step + 1) / double(std::max<std::int64_t>(cfg.warmup, 1)));
+    const double into = double(step - tr.warmup_from + 1);  // a fresh optimizer (--init) warms up again
+    const double lr = cfg.lr * std::min(1.0, into / double(std::max<std::int64_t>(cfg.warmup, 1)));
     for (auto& group : tr.opt->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     auto idx = torch::randint(images.size(0), {cfg.batch}, torch::kLong).to(device);  // a uniform minibatch
     auto x0 = images.index_select(0, idx);                                            // [B, 1, 28, 28]
@@ -298,6 +301,30 @@ CLI::Validator half_open(double lo, double hi) {
 
 }  // namespace
 
+// --init: the weights of a model file (model and EMA both), its step count, a fresh optimizer. The file
+// must hold this run's U-Net and schedule.
+static void init_from(const std::filesystem::path& file, const dm::nn::UNetConfig& ucfg, const Config& cfg, Trainee& tr,
+                      const torch::Device& device) {
+  auto loaded = dm::nn::load_model_file(file, device, dm::ch03::sinusoidal_embedding_fn());
+  if (loaded.config.to_json() != ucfg.to_json())
+    throw dm::UserError(
+        fmt::format("--init {}: its U-Net is {}, this run builds {}: pass the U-Net flags it was "
+                    "trained with (its .json beside it lists them)",
+                    file.string(), loaded.config.describe(), ucfg.describe()));
+  const auto schedule = loaded.meta.value("schedule", std::string{});
+  const auto T = loaded.meta.value("T", std::int64_t{0});
+  if (schedule != cfg.schedule || T != cfg.T)
+    throw dm::UserError(fmt::format("--init {}: trained with schedule {} and T = {}, this run uses {} and T = {}",
+                                    file.string(), schedule, T, cfg.schedule, cfg.T));
+  torch::NoGradGuard no_grad;
+  dm::nn::copy_weights(*loaded.model, *tr.model);
+  dm::nn::copy_weights(*loaded.model, *tr.ema);
+  tr.step = tr.warmup_from = loaded.meta.value("step", std::int64_t{0});
+  fmt::print("started from {} at step {}: model and EMA take its weights, the optimizer starts fresh\n", file.string(),
+             tr.step);
+  if (tr.step >= cfg.steps) fmt::print("it already has {} >= --steps {} steps: nothing to train\n", tr.step, cfg.steps);
+}
+
 int main(int argc, char** argv) {
   CLI::App app{"Chapter 03: DDPM on Fashion-MNIST (train, sample, evaluate)"};
   dm::CommonFlags flags{"03_ddpm"};
@@ -305,7 +332,7 @@ int main(int argc, char** argv) {
   Config cfg;
   bool resume = false, sample_only = false, train_only = false, sanity = false;
   std::int64_t stop_after = 0;
-  std::string ckpt_flag;
+  std::string ckpt_flag, init_flag;
   const auto positive = CLI::PositiveNumber;
   const auto max_i64 = std::numeric_limits<std::int64_t>::max();
   // Set by the user, so --quick does not overwrite them.
@@ -352,6 +379,12 @@ int main(int argc, char** argv) {
       ->excludes(sample_only_opt)
       ->excludes(train_only_opt);
   app.add_option("--ckpt", ckpt_flag, "checkpoint path (default: <out>/03_ddpm/ckpt.pt)");
+  app.add_option("--init", init_flag,
+                 "start from a model file's weights (e.g. reference/03_ddpm/model.dmt; same U-Net flags): its step "
+                 "count goes on, the optimizer starts fresh and warms up again")
+      ->check(CLI::ExistingFile)
+      ->excludes(resume_opt)
+      ->excludes(sample_only_opt);
   app.add_option("--stop-after", stop_after, "act as if Ctrl-C came after this many steps (tests)")
       ->group("");  // hidden
 
@@ -429,12 +462,15 @@ int main(int argc, char** argv) {
                         ckpt.string(), ck_schedule, ck_T, cfg.schedule, cfg.T, ck_schedule, ck_T));
       if (state.meta.contains("losses")) tr.losses = state.meta.at("losses").get<std::vector<double>>();
       tr.step = state.step;
+      tr.warmup_from = state.meta.value("warmup_from", std::int64_t{0});
       fmt::print("loaded checkpoint {} at step {}\n", ckpt.string(), state.step);
       if (resume && state.step >= cfg.steps)
         fmt::print("the checkpoint already has {} >= --steps {} steps: nothing to train\n", state.step, cfg.steps);
     }
+    if (!init_flag.empty()) init_from(init_flag, ucfg, cfg, tr, device);
     auto save = [&](std::int64_t step) {
       state.step = step;
+      state.meta["warmup_from"] = tr.warmup_from;
       state.meta["schedule"] = cfg.schedule;
       state.meta["T"] = cfg.T;
       state.meta["beta"] = to_vector(s.beta);  // the exact schedule (linear is rescaled when T != 1000)

@@ -13,7 +13,9 @@
               allow-list with its source (tools/coursekit/numbers.py)
   format      clang-format has nothing to change
   cli         chapter programs: --help, usage errors (exit 2), missing data, unwritable
-              output, an unimplemented exercise (exit 1 with its id)
+              output, an unimplemented exercise (exit 1 with its id), a chapter that reads an
+              earlier one's model: a missing --ckpt is a clear error, no run of the student's
+              falls back on reference/ and says so
   slides      the decks build with marp-cli
 """
 from __future__ import annotations
@@ -22,6 +24,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -229,6 +232,30 @@ def gate_cli(m: Manifest, preset: str) -> tuple[list[str], str]:
             problems.append(f"{what}: exit {p.returncode} (expected {code}), output lacks '{needle}': "
                             f"{p.stdout.strip()[-300:]}")
 
+    def expect_lines(cmd: list[str], needles: list[str], what: str) -> None:
+        """The program prints every needle, in order, within the timeout; then it is stopped (the rest
+        of its run is the chapter's work, checked elsewhere)."""
+        nonlocal n
+        n += 1
+        seen, left = [], list(needles)
+        p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace",
+                             cwd=ROOT)
+        timer = threading.Timer(120, p.kill)  # a silent hang ends too
+        timer.start()
+        try:
+            for line in p.stdout:
+                seen.append(line.rstrip())
+                if left and left[0].lower() in line.lower():
+                    left.pop(0)
+                if not left:
+                    break
+        finally:
+            timer.cancel()
+            p.kill()
+            p.wait()
+        if left:
+            problems.append(f"{what}: output lacks '{left[0]}': {' | '.join(seen[-4:])[-300:]}")
+
     with tempfile.TemporaryDirectory() as tmp:
         blocker = Path(tmp) / "a-file"
         blocker.write_text("not a folder")
@@ -240,13 +267,20 @@ def gate_cli(m: Manifest, preset: str) -> tuple[list[str], str]:
                 continue
             name = ch.dir
             extra: list[str] = []
-            if ch.needs:  # reads an earlier chapter's model: missing -> a clear error; present -> use it
+            if ch.needs:  # reads an earlier chapter's model: the student's, else the course's reference
                 model = ROOT / "runs" / ch.needs / "model.dmt"  # dm::nn::kModelFileName
-                expect([str(sol), "--quick", "--out", tmp], 1, f"run chapter {ch.needs[:2]} first",
-                       f"{name} without {ch.needs}'s model")
-                if not model.is_file():
+                ref = ROOT / "reference" / ch.needs / "model.dmt"
+                expect([str(sol), "--quick", "--ckpt", str(Path(tmp) / "nowhere" / "model.dmt"), "--out", tmp], 1,
+                       f"run chapter {ch.needs[:2]} first", f"{name} --ckpt <missing>")
+                if ref.is_file():  # no run of the student's under --out: it says it uses the reference, and loads it
+                    expect_lines([str(sol), "--quick", "--out", tmp],
+                                 ["using the course's reference model", f"model: {ref}"],
+                                 f"{name} without {ch.needs}'s model")
+                    extra = ["--ckpt", str(ref)]
+                elif model.is_file():
+                    extra = ["--ckpt", str(model)]
+                else:
                     continue
-                extra = ["--ckpt", str(model)]
             expect([str(sol), "--help"], 0, "--quick", f"{name} --help")
             expect([str(sol), "--no-such-flag"], 2, "Usage", f"{name} --no-such-flag")
             expect([str(sol), "--device", "tpu"], 2, "--device", f"{name} --device tpu")

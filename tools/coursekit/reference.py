@@ -4,7 +4,10 @@ from it when the student has no run of their own.
 
 It runs in runs/reference/ and resumes there after an interruption (Ctrl-C, a closed laptop, the end
 of a session): every --ckpt-every steps the chapter program saves a checkpoint, and `./course
-train-reference 03` continues from it. Each call ends, finished or not, by exporting the EMA weights
+train-reference 03` continues from it. On a machine without that checkpoint (a fresh clone) it goes
+on from the committed partial model instead: the chapter's --init takes its weights and step count,
+and the optimizer starts fresh (its state is not committed: it would triple the file); the session
+record says so. Each call ends, finished or not, by exporting the EMA weights
 it has (reference/03_ddpm/model.dmt), evaluating them at n = 2000 and writing reference/03_ddpm/
 model.json: the commands, the commit, the wall time of every session, the steps done of the steps
 planned, and the metrics. Default --threads 1, so it can run beside a build."""
@@ -56,10 +59,30 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
     ckpt = work / chapter_dir / "ckpt.pt"
     base = [exe, *recipe, "--threads", str(threads), "--out", str(work), "--seed", "0"]
     state_file = work / chapter_dir / "reference_sessions.json"
-    sessions = json.loads(state_file.read_text()) if state_file.is_file() else []
+    committed = provenance.REFERENCE / chapter_dir / "model.dmt"
+    committed_rec = committed.with_suffix(".json")
+    prior = json.loads(committed_rec.read_text()) if committed_rec.is_file() else {}
+    sessions = (json.loads(state_file.read_text()) if state_file.is_file()
+                else list(prior.get("sessions", [])) if prior.get("recipe") == recipe else [])
 
-    # ---- train (or continue), for at most `minutes`
-    train = [*base, "--train-only"] + (["--resume"] if ckpt.is_file() else [])
+    # ---- train (or continue), for at most `minutes`: from the checkpoint here, else from the committed
+    # partial model of the same recipe, else from scratch
+    start: list[str] = []
+    started_from = None
+    if ckpt.is_file():
+        start = ["--resume"]
+    elif (not export_only and prior.get("recipe") == recipe and committed.is_file()
+          and not prior.get("finished", False)):
+        if provenance.sha256(committed) != prior.get("sha256"):
+            print(f"train-reference: {committed.relative_to(ROOT)} does not match the sha256 of its "
+                  f"{committed_rec.name}: restore both with `git checkout -- reference/`")
+            return 1
+        start = ["--init", str(committed)]
+        started_from = {"file": str(committed.relative_to(ROOT)), "sha256": prior["sha256"],
+                        "step": prior.get("steps_done"), "optimizer": "fresh (not committed), warmed up again"}
+        print(f"train-reference: no checkpoint in {work.relative_to(ROOT)}: going on from "
+              f"{committed.relative_to(ROOT)} at step {prior.get('steps_done')} (a fresh optimizer)")
+    train = [*base, "--train-only", *start]
     wall = 0.0
     if not export_only:
         print("+ " + " ".join(train), flush=True)
@@ -98,8 +121,11 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
     model = out_dir / "model.dmt"
     (work / chapter_dir / "model.dmt").replace(model)
     if not export_only:
-        sessions.append({"train_wall_s": round(wall, 1), "steps_after": done, "threads": threads,
-                         "commit": provenance.git("rev-parse", "HEAD"), "machine": provenance.machine()})
+        session = {"train_wall_s": round(wall, 1), "steps_after": done, "threads": threads,
+                   "commit": provenance.git("rev-parse", "HEAD"), "machine": provenance.machine()}
+        if started_from:
+            session["started_from"] = started_from
+        sessions.append(session)
     state_file.write_text(json.dumps(sessions, indent=2) + "\n")
     shown = lambda args: ["bin/solutions/" + chapter_dir, *[a for a in args[1:]]]
     rec = provenance.write(model, ["./course", "train-reference", chapter_id, "--threads", str(threads)],
