@@ -8,9 +8,12 @@
 // float32 on the CPU, `threads` intra-op threads; a training step is forward + MSE + backward +
 // gradient clipping + AdamW; DDIM-50 is 50 no-grad U-Net evaluations with the eta = 0 update on the
 // linear schedule (T = 1000, "leading" spacing). Each figure is the median of `repeats` timed runs
-// after a warm-up.
+// after a warm-up. With --profile FILE it then records `train-steps` more training steps with
+// LibTorch's autograd profiler (a chrome trace; `./course bench --profile` compares it with
+// PyTorch's trace of the same steps, tools/coursekit/profile.py).
 #include <ATen/Parallel.h>
 #include <fmt/core.h>
+#include <torch/csrc/autograd/profiler_legacy.h>
 #include <torch/torch.h>
 
 #include <CLI/CLI.hpp>
@@ -41,6 +44,8 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "images per batch")->capture_default_str();
   app.add_option("--repeats", repeats, "timed runs; the median is reported")->capture_default_str();
   app.add_option("--train-steps", train_steps, "training steps per timed run")->capture_default_str();
+  std::string profile;
+  app.add_option("--profile", profile, "afterwards, write a chrome trace of --train-steps training steps here");
   CLI11_PARSE(app, argc, argv);
 
   at::set_num_threads(threads);
@@ -53,16 +58,29 @@ int main(int argc, char** argv) {
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(2e-4).weight_decay(0.0));
   auto x0 = torch::rand({batch, 1, 28, 28}) * 2 - 1;
 
+  // The step's phases, timed on the CPU (synchronous): forward (with the noising and the loss),
+  // backward (with zero_grad), clipping, AdamW. Summed over the timed runs.
+  std::vector<double> phase(4, 0.0);
+  auto lap = [](std::chrono::steady_clock::time_point& t0) {
+    const double s = seconds_since(t0);
+    t0 = std::chrono::steady_clock::now();
+    return s;
+  };
   auto train_step = [&] {
+    auto t0 = std::chrono::steady_clock::now();
     auto t = torch::randint(0, T, {batch}, torch::kLong);
     auto eps = torch::randn_like(x0);
     auto ab = alpha_bar.index_select(0, t).view({-1, 1, 1, 1});
     auto x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps;
     auto loss = torch::mse_loss(net->forward(x_t, t), eps);
+    phase[0] += lap(t0);
     opt.zero_grad();
     loss.backward();
+    phase[1] += lap(t0);
     torch::nn::utils::clip_grad_norm_(net->parameters(), 1.0);
+    phase[2] += lap(t0);
     opt.step();
+    phase[3] += lap(t0);
   };
   auto ddim = [&] {
     torch::NoGradGuard ng;
@@ -81,11 +99,13 @@ int main(int argc, char** argv) {
   net->train();
   train_step();  // warm-up
   std::vector<double> train_ips, ddim_ips;
+  std::fill(phase.begin(), phase.end(), 0.0);
   for (int r = 0; r < repeats; ++r) {
     auto t0 = std::chrono::steady_clock::now();
     for (int s = 0; s < train_steps; ++s) train_step();
     train_ips.push_back(batch * train_steps / seconds_since(t0));
   }
+  const double timed_steps = double(repeats) * train_steps;
   net->eval();
   ddim();  // warm-up
   for (int r = 0; r < repeats; ++r) {
@@ -93,8 +113,22 @@ int main(int argc, char** argv) {
     ddim();
     ddim_ips.push_back(batch / seconds_since(t0));
   }
-  fmt::print("{{\"impl\": \"C++ LibTorch {}\", \"params\": {}, \"threads\": {}, \"batch\": {}, ", TORCH_VERSION,
-             net->num_parameters(), threads, batch);
+  if (!profile.empty()) {
+    net->train();
+    const auto t0 = std::chrono::steady_clock::now();
+    {
+      torch::autograd::profiler::RecordProfile guard(profile);
+      for (int s = 0; s < train_steps; ++s) train_step();
+    }
+    fmt::print(stderr, "profiled {} training steps in {:.2f} s -> {}\n", train_steps, seconds_since(t0), profile);
+  }
+  fmt::print(
+      "{{\"impl\": \"C++ LibTorch {}\", \"params\": {}, \"threads\": {}, \"intra_op_threads\": {}, "
+      "\"inter_op_threads\": {}, \"batch\": {}, ",
+      TORCH_VERSION, net->num_parameters(), threads, at::get_num_threads(), at::get_num_interop_threads(), batch);
+  fmt::print("\"phase_ms\": {{\"forward\": {:.1f}, \"backward\": {:.1f}, \"clip\": {:.1f}, \"adamw\": {:.1f}}}, ",
+             1e3 * phase[0] / timed_steps, 1e3 * phase[1] / timed_steps, 1e3 * phase[2] / timed_steps,
+             1e3 * phase[3] / timed_steps);
   fmt::print("\"train_images_per_s\": {:.2f}, \"ddim50_images_per_s\": {:.2f}}}\n", median(train_ips),
              median(ddim_ips));
   return 0;

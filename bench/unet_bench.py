@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import statistics
+import sys
 import time
 
 import torch
@@ -136,6 +137,9 @@ def main():
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--train-steps", type=int, default=10)
     ap.add_argument("--compile", action="store_true", help="torch.compile (PyTorch >= 2.0)")
+    ap.add_argument("--profile", metavar="FILE",
+                    help="afterwards, write a chrome trace of --train-steps training steps here (the legacy "
+                         "autograd profiler, as the C++ side uses)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -146,15 +150,24 @@ def main():
     opt = torch.optim.AdamW(net.parameters(), lr=2e-4, weight_decay=0.0)
     x0 = torch.rand(B, 1, 28, 28) * 2 - 1
 
+    phase = [0.0] * 4  # forward (noising, loss), backward (zero_grad), clip, AdamW: seconds, summed
+
     def train_step():
+        t0 = time.perf_counter()
         t = torch.randint(0, T, (B,))
         eps = torch.randn_like(x0)
         ab = alpha_bar[t].view(-1, 1, 1, 1)
         loss = F.mse_loss(model(ab.sqrt() * x0 + (1 - ab).sqrt() * eps, t), eps)
+        t1 = time.perf_counter()
         opt.zero_grad()
         loss.backward()
+        t2 = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+        t3 = time.perf_counter()
         opt.step()
+        t4 = time.perf_counter()
+        for i, d in enumerate((t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            phase[i] += d
 
     @torch.no_grad()
     def ddim():
@@ -172,6 +185,7 @@ def main():
     net.train()
     train_step()
     train_ips = []
+    phase[:] = [0.0] * 4
     for _ in range(a.repeats):
         t0 = time.perf_counter()
         for _ in range(a.train_steps):
@@ -184,10 +198,21 @@ def main():
         t0 = time.perf_counter()
         ddim()
         ddim_ips.append(B / (time.perf_counter() - t0))
+    if a.profile:
+        net.train()
+        t0 = time.perf_counter()
+        with torch.autograd.profiler.profile(use_kineto=False) as prof:
+            for _ in range(a.train_steps):
+                train_step()
+        prof.export_chrome_trace(a.profile)
+        print(f"profiled {a.train_steps} training steps in {time.perf_counter() - t0:.2f} s -> {a.profile}",
+              file=sys.stderr)
     print(json.dumps({"impl": f"Python PyTorch {torch.__version__}{' compiled' if a.compile else ' eager'}",
                       "params": sum(p.numel() for p in net.parameters()), "threads": a.threads,
                       "intra_op_threads": torch.get_num_threads(), "inter_op_threads": torch.get_num_interop_threads(),
                       "batch": B,
+                      "phase_ms": {k: round(1e3 * v / (a.repeats * a.train_steps), 1)
+                                   for k, v in zip(("forward", "backward", "clip", "adamw"), phase)},
                       "train_images_per_s": round(statistics.median(train_ips), 2),
                       "ddim50_images_per_s": round(statistics.median(ddim_ips), 2)}))
 

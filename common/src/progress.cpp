@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 namespace dm {
@@ -16,13 +17,15 @@ std::string clock_string(double seconds) {
 }
 }  // namespace
 
-Progress::Progress(std::string label, std::int64_t total)
+Progress::Progress(std::string label, std::int64_t total, std::int64_t start)
     : label_(std::move(label)),
       total_(std::max<std::int64_t>(total, 1)),
+      start_done_(std::clamp<std::int64_t>(start, 0, total_)),
+      done_(start_done_),
       tty_(::isatty(STDOUT_FILENO) == 1),
       start_(std::chrono::steady_clock::now()),
       last_draw_(start_) {
-  next_plain_ = 0;
+  next_plain_ = start_done_;
 }
 
 Progress::~Progress() {
@@ -40,7 +43,7 @@ void Progress::update(std::int64_t done, std::optional<double> loss) {
     }
   } else if (done_ >= next_plain_) {
     draw(false);
-    next_plain_ = done_ + std::max<std::int64_t>(total_ / 10, 1);
+    next_plain_ = done_ + std::max<std::int64_t>((total_ - start_done_) / 10, 1);
   }
 }
 
@@ -52,7 +55,7 @@ void Progress::finish() {
 
 void Progress::draw(bool final_line) {
   const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  const double rate = elapsed > 0 ? done_ / elapsed : 0.0;
+  const double rate = elapsed > 0 ? double(done_ - start_done_) / elapsed : 0.0;
   const double eta = rate > 0 ? (total_ - done_) / rate : -1.0;
   std::string loss = loss_ ? fmt::format("  loss {:.4g}", *loss_) : "";
   std::string stats = fmt::format("{:>{}}/{}  {:.1f} it/s  {} {}{}", done_, fmt::formatted_size("{}", total_), total_,

@@ -64,3 +64,18 @@ TEST(Progress, PrintsPlainLinesWhenStdoutIsNotATerminal) {
   EXPECT_THAT(out, HasSubstr("100/100"));
   EXPECT_THAT(out, Not(HasSubstr("\r"))) << "no carriage returns off a terminal";
 }
+
+TEST(Progress, AResumedBarPrintsEveryTenthOfWhatIsLeft) {
+  ::testing::internal::CaptureStdout();
+  {
+    dm::Progress bar("train", 8000, 7000);  // 7000 done before: 1000 to go
+    for (int i = 7001; i <= 8000; ++i) bar.update(i);
+    bar.finish();
+  }
+  const std::string out = ::testing::internal::GetCapturedStdout();
+  int lines = 0;
+  for (char c : out) lines += c == '\n';
+  EXPECT_GE(lines, 10) << "a line every 100 of the 1000 steps left, not every 800:\n" << out;
+  EXPECT_LE(lines, 12) << out;
+  EXPECT_THAT(out, HasSubstr("7101/8000"));
+}

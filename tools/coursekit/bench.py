@@ -36,7 +36,7 @@ def median(v: list[float]) -> float:
     return v[n // 2] if n % 2 else 0.5 * (v[n // 2 - 1] + v[n // 2])
 
 
-def run(preset: str, threads: int, batch: int, repeats: int, pairs: int = 5) -> int:
+def run(preset: str, threads: int, batch: int, repeats: int, pairs: int = 5, profile: bool = False) -> int:
     """C++ and Python one after the other, `pairs` times, the order alternating (C++ first in the
     odd pairs, Python first in the even ones) so that a drift of the machine's speed hits both.
     Each pair gives one ratio per measure; the table gives the median ratio and its min-max."""
@@ -76,6 +76,12 @@ def run(preset: str, threads: int, batch: int, repeats: int, pairs: int = 5) -> 
     def threads_of(r: dict) -> str:
         return (f"{r.get('intra_op_threads', r.get('threads'))} intra-op, "
                 f"{r.get('inter_op_threads', '?')} inter-op (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})")
+    phases = ["forward", "backward", "clip", "adamw"]
+    phase_rows = "\n".join(
+        f"| {ph} | {median([r['phase_ms'][ph] for r in runs['cpp']]):.1f} | "
+        f"{median([r['phase_ms'][ph] for r in runs['py']]):.1f} | "
+        f"{median([a['phase_ms'][ph] - b['phase_ms'][ph] for a, b in zip(runs['cpp'], runs['py'])]):+.1f} |"
+        for ph in phases)
     per_pair = "\n".join(
         f"| {i + 1} | {'C++, Python' if i % 2 == 0 else 'Python, C++'} | {a['train_images_per_s']:.1f} / "
         f"{b['train_images_per_s']:.1f} = {a['train_images_per_s'] / b['train_images_per_s']:.2f} | "
@@ -96,6 +102,13 @@ last: {loads[-1]}.
 |---|---:|---:|---:|
 {chr(10).join(rows)}
 
+The training step by phase (ms per step, median over the runs; forward includes the noising and the
+loss, backward includes zero_grad; each side times its own phases on the CPU, which runs synchronously):
+
+| phase | C++ | Python | C++ − Python (median of the pairs) |
+|---|---:|---:|---:|
+{phase_rows}
+
 Every pair (C++ / Python, images/s; load average after each run):
 
 | pair | order | training step | DDIM-50 | load |
@@ -107,6 +120,42 @@ torch.compile needs PyTorch ≥ 2.0 (Debian's is 1.13): on a GPU machine run `un
 A ratio whose min–max includes 1.00 does not separate the two.
 """
     (ROOT / "bench" / "RESULTS.md").write_text(md + NOTES, encoding="utf-8")
+    print(md)
+    return write_profile(cmds, threads, batch) if profile else 0
+
+
+def write_profile(cmds: dict[str, list[str]], threads: int, batch: int, steps: int = 5) -> int:
+    """Both training steps under the autograd profiler (tools/coursekit/profile.py) -> bench/PROFILE.md."""
+    import re
+    import tempfile
+    from . import profile as P
+    profs = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for side in ("cpp", "py"):
+            trace = Path(tmp) / f"{side}.json"
+            cmd = [*cmds[side], "--train-steps", str(steps), "--profile", str(trace)]
+            print("+ " + " ".join(cmd), flush=True)
+            r = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            m = re.search(r"profiled (\d+) training steps in ([0-9.]+) s", r.stderr)
+            if not m:
+                print(f"bench: no profile from {side}:\n{r.stderr[-500:]}")
+                return 1
+            profs[side] = P.read_trace(trace, float(m.group(2)), int(m.group(1)))
+    md = f"""# Where the training step's time goes, C++ and Python
+
+`./course bench --profile` — {datetime.date.today().isoformat()}, {machine()}; {threads} threads, batch {batch},
+{steps} training steps on each side under the legacy autograd profiler (LibTorch's `RecordProfile`,
+PyTorch's `torch.autograd.profiler.profile(use_kineto=False)`), one after the other, load average
+{load_average()} after. Self times: an op's time less that of the ops nested in it.
+The profiler slows both sides (each of ~23,000 events a step costs a few µs, and more from Python), so
+its wall times are not the benchmark's: read the split and the ops, and RESULTS.md for the speeds.
+PyTorch's trace rounds each duration to a whole µs and LibTorch's does not, so ops shorter than a µs
+(`select`, `resolve_conj`, `as_strided`, thousands a step) read as ~0 on the Python side: compare
+the large ops.
+
+{P.table(profs['cpp'], profs['py'])}
+"""
+    (ROOT / "bench" / "PROFILE.md").write_text(md, encoding="utf-8")
     print(md)
     return 0
 

@@ -266,7 +266,7 @@ def cmd_watch(m: Manifest, a) -> int:
 
 def cmd_bench(m: Manifest, a) -> int:
     from . import bench
-    return bench.run(a.preset, a.threads or len(os.sched_getaffinity(0)), a.batch, a.repeats, a.pairs)
+    return bench.run(a.preset, a.threads or len(os.sched_getaffinity(0)), a.batch, a.repeats, a.pairs, a.profile)
 
 
 def cmd_train_classifier(m: Manifest, a) -> int:
@@ -422,6 +422,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--repeats", type=int, default=1, help="timed repetitions inside each run")
     p.add_argument("--pairs", type=int, default=5, help="C++/Python pairs, the order alternating")
+    p.add_argument("--profile", action="store_true",
+                   help="then profile both training steps (autograd profiler) -> bench/PROFILE.md")
     a = ap.parse_args(argv)
     try:
         m = load()

@@ -38,7 +38,7 @@ LoopResult run_training(const LoopOptions& opts, const LoopHooks& hooks, std::in
   if (start >= opts.steps) return r;
   const auto t0 = std::chrono::steady_clock::now();
   SigintScope sigint;
-  Progress bar(opts.label, opts.steps);
+  Progress bar(opts.label, opts.steps, start);
   std::int64_t last_good = start;
   for (std::int64_t step = start; step < opts.steps; ++step) {
     if (g_interrupted || (opts.stop_after > 0 && step == opts.stop_after)) {
