@@ -364,7 +364,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--no-setup", action="store_true")
     p = add("train-reference", cmd_train_reference,
             "train a chapter's reference model (resumable), export it to reference/NN_name/ with its provenance")
-    p.add_argument("chapter", metavar="NN", help="the chapter (03)")
+    p.add_argument("chapter", metavar="NN", help="the chapter (03: train; 05: its table on the reference model)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1, so it can run beside a build)")
     p.add_argument("--minutes", type=float, help="stop training after this long (a checkpoint is kept; run again "
                                                  "to continue)")

@@ -31,6 +31,12 @@ RECIPES: dict[str, list[str]] = {
 }
 EVAL = ["--samples", "2000", "--sample-batch", "500"]  # with the recipe's 50 respaced sampling steps
 
+# Chapters that train nothing: their reference run is their table on an earlier chapter's reference
+# model (the chapter program finds it in reference/ when --out holds no run of the student's).
+TABLES: dict[str, list[str]] = {
+    "05": ["--steps", "10,20,50,100", "--eta", "0,0.5,1", "--samples", "500", "--sample-batch", "250"],
+}
+
 
 def flag(args: list[str], name: str) -> str:
     return args[args.index(name) + 1]
@@ -48,8 +54,11 @@ def with_flag(args: list[str], name: str, value: str) -> list[str]:
 
 def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: float | None,
         export_only: bool = False) -> int:
+    if chapter_id in TABLES:
+        return table(chapter_id, chapter_dir, preset, threads)
     if chapter_id not in RECIPES:
-        print(f"train-reference: no reference recipe for chapter {chapter_id} (have: {', '.join(RECIPES)})")
+        print(f"train-reference: no reference recipe for chapter {chapter_id} (have: "
+              f"{', '.join([*RECIPES, *TABLES])})")
         return 2
     if B.build(preset, [f"ch{chapter_id}_solutions"]).returncode != 0:
         return 1
@@ -152,3 +161,48 @@ def export_step(base: list[str]) -> int:
         if line.startswith("loaded checkpoint ") and " at step " in line and r.returncode == 0:
             return int(line.rsplit(" at step ", 1)[1].split()[0])
     raise RuntimeError(f"cannot export the checkpoint (exit {r.returncode}):\n{r.stdout[-800:]}")
+
+
+def table(chapter_id: str, chapter_dir: str, preset: str, threads: int) -> int:
+    """The chapter's full table on the reference model it reads -> reference/NN_name/: the program's
+    output (table.txt), its metrics.json and figures, and table.json with the command, commit, machine,
+    wall time and the sha256 of the model it used."""
+    if B.build(preset, [f"ch{chapter_id}_solutions"]).returncode != 0:
+        return 1
+    work = ROOT / "runs" / "reference-table"  # no 03_ddpm run under it: the program takes reference/'s
+    cmd = [str(B.bin_dir(preset) / "solutions" / chapter_dir), *TABLES[chapter_id], "--threads", str(threads),
+           "--out", str(work), "--seed", "0"]
+    print("+ " + " ".join(cmd), flush=True)
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in p.stdout:
+        print(line, end="", flush=True)
+        lines.append(line)
+    if p.wait() != 0:
+        print(f"train-reference: {chapter_dir} failed (exit {p.returncode})")
+        return p.returncode
+    wall = time.monotonic() - t0
+    text = "".join(lines)
+    used = [l for l in lines if l.startswith("model: ")]
+    if "using the course's reference model" not in text or not used:
+        print("train-reference: the program did not say it used the reference model; nothing stored")
+        return 1
+    out_dir = provenance.REFERENCE / chapter_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run_dir = work / chapter_dir
+    (out_dir / "table.txt").write_text("$ " + " ".join(["bin/solutions/" + chapter_dir, *cmd[1:]]) + "\n" + text)
+    for name in ("metrics.json", "fid_vs_steps.png", "samples_by_steps.png"):
+        if (run_dir / name).is_file():
+            (out_dir / name).write_bytes((run_dir / name).read_bytes())
+    model_rec = json.loads((provenance.REFERENCE / "03_ddpm" / "model.json").read_text())
+    rec = {"command": ["./course", "train-reference", chapter_id, "--threads", str(threads)],
+           "program": ["bin/solutions/" + chapter_dir, *cmd[1:]], "commit": provenance.git("rev-parse", "HEAD"),
+           "dirty": bool(provenance.git("status", "--porcelain", "--untracked-files=no")),
+           "machine": provenance.machine(), "wall_s": round(wall, 1), "model_line": used[0].strip(),
+           "model_sha256": model_rec["sha256"], "model_steps": model_rec.get("steps_done"),
+           "files": {n: provenance.sha256(out_dir / n) for n in ("table.txt", "metrics.json", "fid_vs_steps.png",
+                                                                  "samples_by_steps.png") if (out_dir / n).is_file()}}
+    (out_dir / "table.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
+    print(f"train-reference: wrote {out_dir.relative_to(ROOT)}/table.txt and table.json ({wall / 60:.1f} min)")
+    return 0
