@@ -133,6 +133,7 @@ struct Trainee {
   std::vector<double> losses;
   std::int64_t step = 0;
   std::int64_t warmup_from = 0;  // the step the LR warmup starts at: 0, or the step of --init's weights
+  std::int64_t losses_from = 0;  // losses[i] is step losses_from + i + 1's (--init: none recorded before)
 };
 
 // ANCHOR: train
@@ -319,7 +320,7 @@ static void init_from(const std::filesystem::path& file, const dm::nn::UNetConfi
   torch::NoGradGuard no_grad;
   dm::nn::copy_weights(*loaded.model, *tr.model);
   dm::nn::copy_weights(*loaded.model, *tr.ema);
-  tr.step = tr.warmup_from = loaded.meta.value("step", std::int64_t{0});
+  tr.step = tr.warmup_from = tr.losses_from = loaded.meta.value("step", std::int64_t{0});
   fmt::print("started from {} at step {}: model and EMA take its weights, the optimizer starts fresh\n", file.string(),
              tr.step);
   if (tr.step >= cfg.steps) fmt::print("it already has {} >= --steps {} steps: nothing to train\n", tr.step, cfg.steps);
@@ -463,6 +464,7 @@ int main(int argc, char** argv) {
       if (state.meta.contains("losses")) tr.losses = state.meta.at("losses").get<std::vector<double>>();
       tr.step = state.step;
       tr.warmup_from = state.meta.value("warmup_from", std::int64_t{0});
+      tr.losses_from = state.meta.value("losses_from", std::int64_t{0});
       fmt::print("loaded checkpoint {} at step {}\n", ckpt.string(), state.step);
       if (resume && state.step >= cfg.steps)
         fmt::print("the checkpoint already has {} >= --steps {} steps: nothing to train\n", state.step, cfg.steps);
@@ -471,6 +473,7 @@ int main(int argc, char** argv) {
     auto save = [&](std::int64_t step) {
       state.step = step;
       state.meta["warmup_from"] = tr.warmup_from;
+      state.meta["losses_from"] = tr.losses_from;
       state.meta["schedule"] = cfg.schedule;
       state.meta["T"] = cfg.T;
       state.meta["beta"] = to_vector(s.beta);  // the exact schedule (linear is rescaled when T != 1000)
@@ -518,7 +521,8 @@ int main(int argc, char** argv) {
     fmt::print("wrote {} (the EMA weights, for chapter 05)\n", run.file(dm::nn::kModelFileName).string());
     if (train_only) return 0;
     if (!tr.losses.empty()) {
-      dm::train::plot_losses(tr.losses, run.file("loss.png"), "L_simple during training", "loss (MSE of eps)");
+      dm::train::plot_losses(tr.losses, run.file("loss.png"), "L_simple during training", "loss (MSE of eps)",
+                             tr.losses_from);
       const auto smooth = dm::train::smooth_centred(tr.losses);
       fmt::print("loss: first = {:.4f}, last (centred mean) = {:.4f}\n", tr.losses.front(), smooth.back());
     }

@@ -281,6 +281,10 @@ def gate_cli(m: Manifest, preset: str) -> tuple[list[str], str]:
                     extra = ["--ckpt", str(model)]
                 else:
                     continue
+            own_ref = ROOT / "reference" / ch.dir / "model.dmt"
+            if own_ref.is_file():  # its reference recipe's U-Net is not the quick one: --init says so, trains nothing
+                expect([str(sol), "--quick", "--init", str(own_ref), "--out", tmp], 1,
+                       "pass the U-Net flags it was trained with", f"{name} --quick --init <the reference model>")
             expect([str(sol), "--help"], 0, "--quick", f"{name} --help")
             expect([str(sol), "--no-such-flag"], 2, "Usage", f"{name} --no-such-flag")
             expect([str(sol), "--device", "tpu"], 2, "--device", f"{name} --device tpu")

@@ -163,15 +163,18 @@ def export_step(base: list[str]) -> int:
     raise RuntimeError(f"cannot export the checkpoint (exit {r.returncode}):\n{r.stdout[-800:]}")
 
 
-def table(chapter_id: str, chapter_dir: str, preset: str, threads: int) -> int:
+def table(chapter_id: str, chapter_dir: str, preset: str, threads: int, model: Path | None = None) -> int:
     """The chapter's full table on the reference model it reads -> reference/NN_name/: the program's
     output (table.txt), its metrics.json and figures, and table.json with the command, commit, machine,
-    wall time and the sha256 of the model it used."""
+    wall time and the sha256 of the model it sampled (which must be the committed model's: `model`
+    may name a copy of it, e.g. the export in runs/reference before it is moved to reference/)."""
     if B.build(preset, [f"ch{chapter_id}_solutions"]).returncode != 0:
         return 1
-    work = ROOT / "runs" / "reference-table"  # no 03_ddpm run under it: the program takes reference/'s
-    cmd = [str(B.bin_dir(preset) / "solutions" / chapter_dir), *TABLES[chapter_id], "--threads", str(threads),
-           "--out", str(work), "--seed", "0"]
+    model = model or provenance.REFERENCE / "03_ddpm" / "model.dmt"
+    model_sha = provenance.sha256(model)
+    work = ROOT / "runs" / "reference-table"
+    cmd = [str(B.bin_dir(preset) / "solutions" / chapter_dir), *TABLES[chapter_id], "--ckpt", str(model),
+           "--threads", str(threads), "--out", str(work), "--seed", "0"]
     print("+ " + " ".join(cmd), flush=True)
     t0 = time.monotonic()
     p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -184,9 +187,11 @@ def table(chapter_id: str, chapter_dir: str, preset: str, threads: int) -> int:
         return p.returncode
     wall = time.monotonic() - t0
     text = "".join(lines)
-    used = [l for l in lines if l.startswith("model: ")]
-    if "using the course's reference model" not in text or not used:
-        print("train-reference: the program did not say it used the reference model; nothing stored")
+    used = [l for l in lines if l.startswith(f"model: {model} ")]
+    model_rec = json.loads((provenance.REFERENCE / "03_ddpm" / "model.json").read_text())
+    if not used or model_rec["sha256"] != model_sha:
+        print(f"train-reference: the table is not of the committed reference model (sampled {model}, sha256 "
+              f"{model_sha[:12]}..., committed {model_rec['sha256'][:12]}...); nothing stored")
         return 1
     out_dir = provenance.REFERENCE / chapter_dir
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -195,12 +200,11 @@ def table(chapter_id: str, chapter_dir: str, preset: str, threads: int) -> int:
     for name in ("metrics.json", "fid_vs_steps.png", "samples_by_steps.png"):
         if (run_dir / name).is_file():
             (out_dir / name).write_bytes((run_dir / name).read_bytes())
-    model_rec = json.loads((provenance.REFERENCE / "03_ddpm" / "model.json").read_text())
     rec = {"command": ["./course", "train-reference", chapter_id, "--threads", str(threads)],
            "program": ["bin/solutions/" + chapter_dir, *cmd[1:]], "commit": provenance.git("rev-parse", "HEAD"),
            "dirty": bool(provenance.git("status", "--porcelain", "--untracked-files=no")),
            "machine": provenance.machine(), "wall_s": round(wall, 1), "model_line": used[0].strip(),
-           "model_sha256": model_rec["sha256"], "model_steps": model_rec.get("steps_done"),
+           "model_sha256": model_sha, "model_steps": model_rec.get("steps_done"),
            "files": {n: provenance.sha256(out_dir / n) for n in ("table.txt", "metrics.json", "fid_vs_steps.png",
                                                                   "samples_by_steps.png") if (out_dir / n).is_file()}}
     (out_dir / "table.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")

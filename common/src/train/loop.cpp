@@ -93,10 +93,10 @@ std::vector<double> smooth_centred(const std::vector<double>& values, std::int64
 }
 
 void plot_losses(const std::vector<double>& losses, const std::filesystem::path& png, const std::string& title,
-                 const std::string& ylabel) {
+                 const std::string& ylabel, std::int64_t first_step) {
   if (losses.empty()) return;
   std::vector<double> x(losses.size());
-  for (std::size_t i = 0; i < losses.size(); ++i) x[i] = double(i + 1);
+  for (std::size_t i = 0; i < losses.size(); ++i) x[i] = double(first_step) + double(i + 1);
   const auto half = std::max<std::int64_t>(1, static_cast<std::int64_t>(losses.size()) / 100);
   Figure fig{title, "step", ylabel};
   fig.line(x, losses, "per step", Style::thin(0.35))

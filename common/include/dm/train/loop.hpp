@@ -62,7 +62,9 @@ LoopResult run_training(const LoopOptions& opts, const LoopHooks& hooks, std::in
 std::vector<double> smooth_centred(const std::vector<double>& values, std::int64_t half_width = 0);
 
 // The loss figure: every step (thin) and the centred smoothing, on a log axis; title and y label given.
+// losses[i] is the loss of step first_step + i + 1 (first_step > 0: a run that started from another's
+// weights, which recorded no losses before it).
 void plot_losses(const std::vector<double>& losses, const std::filesystem::path& png, const std::string& title,
-                 const std::string& ylabel);
+                 const std::string& ylabel, std::int64_t first_step = 0);
 
 }  // namespace dm::train
