@@ -52,7 +52,7 @@ def region(path: str, anchor: str | None) -> str:
 
 def render_include(path: str, anchor: str | None) -> str:
     code = region(path, anchor)
-    lang = LANG.get(Path(path).suffix, "")
+    lang = "text" if path.startswith("reference/") else LANG.get(Path(path).suffix, "")
     what = f" — `{anchor}`" if anchor else ""
     return f"<sub>[`{path}`]({rel_link(path)}){what}</sub>\n\n```{lang}\n{code}\n```\n"
 

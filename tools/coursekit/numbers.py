@@ -4,6 +4,8 @@ A *measured-looking* number in prose is a decimal with 3 or more significant dig
 1.05), a percentage (18 %, 91.6%), a time (24.5 s, 3 min, 2 h) or any number right after FID, KID,
 precision or recall. Such a number is traced when
   - it sits inside a captured output block (<!-- output: ... -->) or a code include of the document,
+  - or the same token appears in an include of a run's stored output, reference/**/*.txt (a course
+    command wrote it beside the model it measured, reference/README.md),
   - or the same token appears in one of the document's captured output blocks, or for a slide deck
     in its chapter's lesson (the prose quotes the run shown beside it; when that run is re-captured
     and the number changes, this check fails),
@@ -68,8 +70,11 @@ def norm(tok: str) -> str:
 
 def captured_tokens(text: str) -> set[str]:
     captured: set[str] = set()
-    for m in OUTPUT.finditer(text):
-        for t in TOKEN.findall(m["body"]):
+    bodies = [m["body"] for m in OUTPUT.finditer(text)]
+    bodies += [m["body"] for m in INCLUDE.finditer(text)
+               if m["path"].startswith("reference/") and m["path"].endswith(".txt")]
+    for body in bodies:
+        for t in TOKEN.findall(body):
             captured.add(norm(t))
             captured.add(norm(t).split("e")[0])  # 4.04e-05 is quoted as 4.04·10^-5
     return captured

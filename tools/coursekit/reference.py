@@ -8,8 +8,8 @@ train-reference 03` continues from it. On a machine without that checkpoint (a f
 on from the committed partial model instead: the chapter's --init takes its weights and step count,
 and the optimizer starts fresh (its state is not committed: it would triple the file); the session
 record says so. Each call ends, finished or not, by exporting the EMA weights
-it has (reference/03_ddpm/model.dmt), evaluating them at n = 2000 and writing reference/03_ddpm/
-model.json: the commands, the commit, the wall time of every session, the steps done of the steps
+it has (reference/03_ddpm/model.dmt), evaluating them at n = 2000 (the program's output: reference/03_ddpm/eval.txt) and writing
+reference/03_ddpm/model.json: the commands, the commit, the wall time of every session, the steps done of the steps
 planned, and the metrics. Default --threads 1, so it can run beside a build."""
 from __future__ import annotations
 
@@ -121,7 +121,13 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
     evaluate = [*with_flag(base, "--steps", str(done)), "--sample-only", *EVAL]
     print("+ " + " ".join(evaluate), flush=True)
     t1 = time.monotonic()
-    subprocess.run(evaluate, cwd=ROOT, check=True)
+    ev_proc = subprocess.Popen(evaluate, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ev_lines = []
+    for line in ev_proc.stdout:  # shown as it comes, and kept: reference/NN_name/eval.txt
+        print(line, end="", flush=True)
+        ev_lines.append(line)
+    if ev_proc.wait() != 0:
+        raise subprocess.CalledProcessError(ev_proc.returncode, evaluate)
     eval_s = time.monotonic() - t1
     metrics = json.loads((work / chapter_dir / "metrics.json").read_text())
 
@@ -129,6 +135,12 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
     out_dir.mkdir(parents=True, exist_ok=True)
     model = out_dir / "model.dmt"
     (work / chapter_dir / "model.dmt").replace(model)
+    shown_eval = ["bin/solutions/" + chapter_dir, *evaluate[1:]]
+    (out_dir / "eval.txt").write_text(("$ " + " ".join(shown_eval) + "\n" + "".join(ev_lines))
+                                      .replace(str(ROOT) + "/", ""))  # paths as a student's checkout has them
+    for fig in ("samples.png", "nearest.png"):  # what the lessons show of it
+        if (work / chapter_dir / fig).is_file():
+            (out_dir / fig).write_bytes((work / chapter_dir / fig).read_bytes())
     if not export_only:
         session = {"train_wall_s": round(wall, 1), "steps_after": done, "threads": threads,
                    "commit": provenance.git("rev-parse", "HEAD"), "machine": provenance.machine()}
@@ -196,7 +208,8 @@ def table(chapter_id: str, chapter_dir: str, preset: str, threads: int, model: P
     out_dir = provenance.REFERENCE / chapter_dir
     out_dir.mkdir(parents=True, exist_ok=True)
     run_dir = work / chapter_dir
-    (out_dir / "table.txt").write_text("$ " + " ".join(["bin/solutions/" + chapter_dir, *cmd[1:]]) + "\n" + text)
+    (out_dir / "table.txt").write_text(("$ " + " ".join(["bin/solutions/" + chapter_dir, *cmd[1:]]) + "\n" + text)
+                                       .replace(str(ROOT) + "/", ""))
     for name in ("metrics.json", "fid_vs_steps.png", "samples_by_steps.png"):
         if (run_dir / name).is_file():
             (out_dir / name).write_bytes((run_dir / name).read_bytes())
