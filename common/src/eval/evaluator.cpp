@@ -1,9 +1,10 @@
-// The Evaluator: loads (or trains once) the course's classifier, keeps the test
+// The Evaluator: loads the course's committed classifier (reference/), keeps the test
 // set's reference features, and turns a batch of samples into an EvalReport.
 #include "dm/eval/evaluator.hpp"
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <limits>
@@ -138,11 +139,18 @@ struct Evaluator::Impl {
   }
 
   // A fingerprint of the weights: the reference features are only reused for the classifier that made them.
+  // The sum of |w| over every parameter and buffer, in one fixed order: a parallel sum() would change its
+  // last bits with the thread count, and a cache written with 1 thread would not match a 2-thread run.
   double weights_checksum() const {
     torch::NoGradGuard no_grad;
     double sum = 0;
-    for (const auto& p : model->parameters()) sum += p.to(torch::kCPU, torch::kDouble).abs().sum().item<double>();
-    for (const auto& b : model->buffers()) sum += b.to(torch::kCPU, torch::kDouble).abs().sum().item<double>();
+    auto add = [&sum](const torch::Tensor& t) {
+      const auto c = t.detach().to(torch::kCPU, torch::kDouble).contiguous();
+      const double* d = c.data_ptr<double>();
+      for (std::int64_t i = 0; i < c.numel(); ++i) sum += std::abs(d[i]);
+    };
+    for (const auto& p : model->parameters()) add(p);
+    for (const auto& b : model->buffers()) add(b);
     return sum;
   }
 
