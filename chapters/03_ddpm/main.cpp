@@ -469,7 +469,10 @@ int main(int argc, char** argv) {
       if (resume && state.step >= cfg.steps)
         fmt::print("the checkpoint already has {} >= --steps {} steps: nothing to train\n", state.step, cfg.steps);
     }
-    if (!init_flag.empty()) init_from(init_flag, ucfg, cfg, tr, device);
+    if (!init_flag.empty()) {
+      init_from(init_flag, ucfg, cfg, tr, device);
+      state.step = tr.step;  // the exported model's step when there is nothing left to train
+    }
     auto save = [&](std::int64_t step) {
       state.step = step;
       state.meta["warmup_from"] = tr.warmup_from;

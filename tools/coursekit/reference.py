@@ -32,10 +32,20 @@ RECIPES: dict[str, list[str]] = {
 EVAL = ["--samples", "2000", "--sample-batch", "500"]  # with the recipe's 50 respaced sampling steps
 
 # Chapters that train nothing: their reference run is their table on an earlier chapter's reference
-# model (the chapter program finds it in reference/ when --out holds no run of the student's).
+# model (reference/03_ddpm/model.dmt, passed as --ckpt and checked against its recorded sha256).
 TABLES: dict[str, list[str]] = {
     "05": ["--steps", "10,20,50,100", "--eta", "0,0.5,1", "--samples", "500", "--sample-batch", "250"],
 }
+
+
+def run_shown(cmd: list[str]) -> tuple[int, list[str]]:
+    """Runs cmd from the checkout, printing its output as it comes; returns the exit code and the lines."""
+    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = []
+    for line in p.stdout:
+        print(line, end="", flush=True)
+        lines.append(line)
+    return p.wait(), lines
 
 
 def flag(args: list[str], name: str) -> str:
@@ -121,13 +131,9 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
     evaluate = [*with_flag(base, "--steps", str(done)), "--sample-only", *EVAL]
     print("+ " + " ".join(evaluate), flush=True)
     t1 = time.monotonic()
-    ev_proc = subprocess.Popen(evaluate, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    ev_lines = []
-    for line in ev_proc.stdout:  # shown as it comes, and kept: reference/NN_name/eval.txt
-        print(line, end="", flush=True)
-        ev_lines.append(line)
-    if ev_proc.wait() != 0:
-        raise subprocess.CalledProcessError(ev_proc.returncode, evaluate)
+    rc, ev_lines = run_shown(evaluate)  # kept: reference/NN_name/eval.txt
+    if rc != 0:
+        raise subprocess.CalledProcessError(rc, evaluate)
     eval_s = time.monotonic() - t1
     metrics = json.loads((work / chapter_dir / "metrics.json").read_text())
 
@@ -189,14 +195,10 @@ def table(chapter_id: str, chapter_dir: str, preset: str, threads: int, model: P
            "--threads", str(threads), "--out", str(work), "--seed", "0"]
     print("+ " + " ".join(cmd), flush=True)
     t0 = time.monotonic()
-    p = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = []
-    for line in p.stdout:
-        print(line, end="", flush=True)
-        lines.append(line)
-    if p.wait() != 0:
-        print(f"train-reference: {chapter_dir} failed (exit {p.returncode})")
-        return p.returncode
+    rc, lines = run_shown(cmd)
+    if rc != 0:
+        print(f"train-reference: {chapter_dir} failed (exit {rc})")
+        return rc
     wall = time.monotonic() - t0
     text = "".join(lines)
     used = [l for l in lines if l.startswith(f"model: {model} ")]
