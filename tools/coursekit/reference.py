@@ -28,8 +28,18 @@ RECIPES: dict[str, list[str]] = {
     "03": ["--width", "32", "--res-blocks", "1", "--dropout", "0", "--batch", "64", "--steps", "8000",
            "--lr", "1e-3", "--warmup", "200", "--ema", "0.999", "--ckpt-every", "250", "--video-every", "1000",
            "--sample-steps", "50"],
+    # chapter 06 fine-tunes chapter 03's reference model into a class-conditional one (the label
+    # embedding starts at zero: at step 0 it is the unconditional model for every label)
+    "06": ["--init", "reference/03_ddpm/model.dmt", "--p-uncond", "0.1", "--steps", "2500", "--batch", "64",
+           "--lr", "5e-4", "--warmup", "100", "--ema", "0.999", "--ckpt-every", "250", "--sample-steps", "50"],
 }
-EVAL = ["--samples", "2000", "--sample-batch", "500"]  # with the recipe's 50 respaced sampling steps
+# The evaluation of each reference model, from its exported weights (with the recipe's sampling steps):
+# chapter 03 at n = 2000; chapter 06 its classifier-free guidance sweep at n = 500 per w.
+EVALS: dict[str, list[str]] = {
+    "03": ["--samples", "2000", "--sample-batch", "500"],
+    "06": ["--w", "0,0.5,1,2,3,5,7.5", "--samples", "500", "--sample-batch", "250"],
+}
+FIGURES = {"03": ("samples.png", "nearest.png"), "06": ("grid.png", "tradeoff.png", "toy_guidance.png")}
 
 # Chapters that train nothing: their reference run is their table on an earlier chapter's reference
 # model (reference/03_ddpm/model.dmt, passed as --ckpt and checked against its recorded sha256).
@@ -91,7 +101,7 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
     if ckpt.is_file():
         start = ["--resume"]
     elif (not export_only and prior.get("recipe") == recipe and committed.is_file()
-          and not prior.get("finished", False)):
+          and not prior.get("finished", False) and "--init" not in recipe):  # a recipe's own --init: it starts there
         if provenance.sha256(committed) != prior.get("sha256"):
             print(f"train-reference: {committed.relative_to(ROOT)} does not match the sha256 of its "
                   f"{committed_rec.name}: restore both with `git checkout -- reference/`")
@@ -128,7 +138,9 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
     done = export_step(base)
     planned = int(flag(recipe, "--steps"))
     # ---- evaluate at n = 2000 from the exported weights
-    evaluate = [*with_flag(base, "--steps", str(done)), "--sample-only", *EVAL]
+    evaluate = [*with_flag(base, "--steps", str(done)), "--sample-only", *EVALS[chapter_id]]
+    if "--init" in recipe:  # a recipe that starts from a file: the evaluation samples the export instead
+        evaluate = with_flag(evaluate, "--init", str(work / chapter_dir / "model.dmt"))
     print("+ " + " ".join(evaluate), flush=True)
     t1 = time.monotonic()
     rc, ev_lines = run_shown(evaluate)  # kept: reference/NN_name/eval.txt
@@ -144,7 +156,7 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
     shown_eval = ["bin/solutions/" + chapter_dir, *evaluate[1:]]
     (out_dir / "eval.txt").write_text(("$ " + " ".join(shown_eval) + "\n" + "".join(ev_lines))
                                       .replace(str(ROOT) + "/", ""))  # paths as a student's checkout has them
-    for fig in ("samples.png", "nearest.png"):  # what the lessons show of it
+    for fig in FIGURES[chapter_id]:  # what the lessons show of it
         if (work / chapter_dir / fig).is_file():
             (out_dir / fig).write_bytes((work / chapter_dir / fig).read_bytes())
     if not export_only:

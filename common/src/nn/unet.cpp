@@ -67,6 +67,7 @@ void UNetConfig::validate() const {
   if (dropout < 0 || dropout >= 1) bad(fmt::format("--dropout must be in [0, 1) (got {})", dropout));
   if (time_embed_dim < 0 || time_embed_dim % 2)
     bad(fmt::format("time_embed_dim must be 0 or even (got {})", time_embed_dim));
+  if (num_classes < 0) bad(fmt::format("num_classes must be >= 0 (got {})", num_classes));
   const std::int64_t levels = static_cast<std::int64_t>(channel_mults.size());
   const std::int64_t factor = std::int64_t{1} << (levels - 1);
   if (image_size % factor != 0)
@@ -89,7 +90,7 @@ void UNetConfig::validate() const {
 }
 
 nlohmann::json UNetConfig::to_json() const {
-  return {{"image_size", image_size},
+  nlohmann::json j = {{"image_size", image_size},
           {"in_channels", in_channels},
           {"base_width", base_width},
           {"channel_mults", channel_mults},
@@ -99,6 +100,8 @@ nlohmann::json UNetConfig::to_json() const {
           {"groups", groups},
           {"dropout", dropout},
           {"time_embed_dim", time_embed_dim}};
+  if (num_classes > 0) j["num_classes"] = num_classes;  // absent: unconditional (files before chapter 06)
+  return j;
 }
 
 UNetConfig UNetConfig::from_json(const nlohmann::json& j) {
@@ -118,6 +121,7 @@ UNetConfig UNetConfig::from_json(const nlohmann::json& j) {
     get("groups", c.groups);
     get("dropout", c.dropout);
     get("time_embed_dim", c.time_embed_dim);
+    get("num_classes", c.num_classes);
   } catch (const nlohmann::json::exception& e) {
     throw dm::UserError(std::string("U-Net config has a value of the wrong type: ") + e.what());
   }
@@ -127,9 +131,10 @@ UNetConfig UNetConfig::from_json(const nlohmann::json& j) {
 std::string UNetConfig::describe() const {
   return fmt::format(
       "{}x{}x{}, width {}, mults {}, {} res block(s)/level, attention at {}, {} head(s), {} groups, dropout {}, "
-      "time embedding {}",
+      "time embedding {}{}",
       in_channels, image_size, image_size, base_width, join(channel_mults), res_blocks_per_level,
-      join(attention_resolutions), heads, groups, dropout, temb_dim());
+      join(attention_resolutions), heads, groups, dropout, temb_dim(),
+      num_classes > 0 ? fmt::format(", {} classes (+ no label)", num_classes) : std::string{});
 }
 
 std::vector<std::string> UNetConfig::differences(const UNetConfig& run) const {
@@ -151,6 +156,7 @@ std::vector<std::string> UNetConfig::differences(const UNetConfig& run) const {
   diff("groups", std::to_string(groups), std::to_string(run.groups), "");
   diff("dropout", fmt::format("{}", dropout), fmt::format("{}", run.dropout), "--dropout");
   diff("time_embed_dim", std::to_string(temb_dim()), std::to_string(run.temb_dim()), "");
+  diff("num_classes", std::to_string(num_classes), std::to_string(run.num_classes), "");
   return out;
 }
 
@@ -205,6 +211,11 @@ UNetImpl::UNetImpl(const UNetConfig& cfg, TimestepEmbedding embed) : cfg_(cfg), 
   const std::set<std::int64_t> attn(cfg_.attention_resolutions.begin(), cfg_.attention_resolutions.end());
   temb1 = register_module("temb1", torch::nn::Linear(cfg_.base_width, temb));
   temb2 = register_module("temb2", torch::nn::Linear(temb, temb));
+  if (cfg_.num_classes > 0) {
+    label_embed = register_module("label_embed", torch::nn::Embedding(cfg_.num_classes + 1, temb));
+    torch::NoGradGuard no_grad;
+    label_embed->weight.zero_();  // starts as the unconditional model: every label adds nothing
+  }
   conv_in = register_module("conv_in", conv3(cfg_.in_channels, cfg_.base_width));
 
   down = register_module("down", torch::nn::ModuleList());
@@ -261,22 +272,51 @@ UNetImpl::UNetImpl(const UNetConfig& cfg, TimestepEmbedding embed) : cfg_(cfg), 
   zero_init(conv_out);
 }
 
-torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t) {
+namespace {
+torch::Tensor time_embedding(const TimestepEmbedding& embed, const UNetConfig& cfg, const torch::Tensor& x,
+                             const torch::Tensor& t) {
+
   TORCH_CHECK(
-      x.dim() == 4 && x.size(1) == cfg_.in_channels && x.size(2) == cfg_.image_size && x.size(3) == cfg_.image_size,
-      "UNet: expected x of shape [B, ", cfg_.in_channels, ", ", cfg_.image_size, ", ", cfg_.image_size, "], got ",
+      x.dim() == 4 && x.size(1) == cfg.in_channels && x.size(2) == cfg.image_size && x.size(3) == cfg.image_size,
+      "UNet: expected x of shape [B, ", cfg.in_channels, ", ", cfg.image_size, ", ", cfg.image_size, "], got ",
       x.sizes());
   TORCH_CHECK(t.dim() == 1 && t.size(0) == x.size(0), "UNet: expected t of shape [B] = [", x.size(0), "], got ",
               t.sizes());
-  if (!embed_)
+  if (!embed)
     throw std::logic_error(
         "UNet: no timestep embedding; build it with one (chapter 03's dm::ch03::sinusoidal_embedding) or call "
         "set_embedding");
-  auto e = embed_(t, cfg_.base_width);
-  TORCH_CHECK(e.dim() == 2 && e.size(0) == t.size(0) && e.size(1) == cfg_.base_width,
-              "UNet: the timestep embedding must give [B, ", cfg_.base_width, "] = [", t.size(0), ", ", cfg_.base_width,
+  auto e = embed(t, cfg.base_width);
+  TORCH_CHECK(e.dim() == 2 && e.size(0) == t.size(0) && e.size(1) == cfg.base_width,
+              "UNet: the timestep embedding must give [B, ", cfg.base_width, "] = [", t.size(0), ", ", cfg.base_width,
               "], got ", e.sizes());
-  auto emb = temb2(torch::silu(temb1(e.to(x.scalar_type()))));  // [B, temb]
+  return e.to(x.scalar_type());
+}
+}  // namespace
+
+torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t) {
+  if (label_embed)
+    throw std::logic_error(
+        "UNet: this U-Net is class-conditional (num_classes = " + std::to_string(cfg_.num_classes) +
+        "): call forward(x, t, y) with the labels, or with the id of 'no label' for the unconditional model");
+  return forward_emb(x, temb2(torch::silu(temb1(time_embedding(embed_, cfg_, x, t)))));
+}
+
+torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
+  TORCH_CHECK(label_embed, "UNet: forward(x, t, y) needs a class-conditional U-Net (num_classes > 0); this one is "
+              "unconditional");
+  TORCH_CHECK(y.dim() == 1 && y.size(0) == x.size(0) && y.scalar_type() == torch::kLong,
+              "UNet: expected labels y of shape [B] = [", x.size(0), "] int64, got ", y.sizes(), " ", y.scalar_type());
+  if (y.numel() > 0) {
+    const auto lo = y.min().item<std::int64_t>(), hi = y.max().item<std::int64_t>();
+    TORCH_CHECK(lo >= 0 && hi <= cfg_.num_classes, "UNet: label ids must be in 0..", cfg_.num_classes, " (",
+                cfg_.num_classes, " classes and one id for 'no label'), got ", lo, "..", hi);
+  }
+  auto emb = temb2(torch::silu(temb1(time_embedding(embed_, cfg_, x, t)))) + label_embed(y);  // [B, temb]
+  return forward_emb(x, emb);
+}
+
+torch::Tensor UNetImpl::forward_emb(const torch::Tensor& x, const torch::Tensor& emb) {
 
   auto h = conv_in(x);  // [B, width, H, W]
   std::vector<torch::Tensor> skips = {h};
@@ -328,6 +368,32 @@ void copy_weights(const torch::nn::Module& src, torch::nn::Module& dst) {
   for (auto& kv : dp) kv.value().copy_(sp[kv.key()]);
   auto sb = src.named_buffers(), db = dst.named_buffers();
   for (auto& kv : db) kv.value().copy_(sb[kv.key()]);
+}
+
+
+std::vector<std::string> copy_shared_weights(const torch::nn::Module& src, torch::nn::Module& dst) {
+  torch::NoGradGuard ng;
+  std::vector<std::string> left;
+  auto copy = [&](const torch::OrderedDict<std::string, torch::Tensor>& from,
+                  torch::OrderedDict<std::string, torch::Tensor> to) {
+    for (const auto& kv : from)
+      if (!to.contains(kv.key()))
+        throw dm::UserError(fmt::format("the weights hold {}, which this model does not have", kv.key()));
+    for (auto& kv : to) {
+      const auto* s = from.find(kv.key());
+      if (!s) {
+        left.push_back(kv.key());
+        continue;
+      }
+      if (s->sizes() != kv.value().sizes())
+        throw dm::UserError(fmt::format("{} is {} in the weights, {} in this model", kv.key(),
+                                        fmt::join(s->sizes(), "x"), fmt::join(kv.value().sizes(), "x")));
+      kv.value().copy_(*s);
+    }
+  };
+  copy(src.named_parameters(), dst.named_parameters());
+  copy(src.named_buffers(), dst.named_buffers());
+  return left;
 }
 
 }  // namespace dm::nn

@@ -16,6 +16,7 @@
 //   up path, mirror image: res_blocks_per_level + 1 ResBlocks per level, each taking the
 //       concatenation with one saved skip activation; nearest x2 upsample + 3x3 conv between levels
 //   out: GroupNorm -> SiLU -> 3x3 conv to in_channels (zero-initialised: eps_theta starts at 0)
+//   labels (num_classes > 0, chapter 06): y -> Embedding(num_classes + 1, time_embed_dim), added to temb
 // ResBlock: GroupNorm -> SiLU -> conv -> GroupNorm * (1 + scale) + shift (FiLM from temb) -> SiLU
 //   -> dropout -> conv (zero-initialised) ; plus a 1x1 conv skip when the width changes.
 //
@@ -45,6 +46,12 @@ struct UNetConfig {
   std::int64_t groups = 8;                                // GroupNorm groups (every width must divide by it)
   double dropout = 0.0;                                   // dropout inside ResBlocks (--dropout)
   std::int64_t time_embed_dim = 0;                        // 0: 4 * base_width (DDPM's choice)
+  // Class conditioning (chapter 06): 0 = unconditional. With K > 0 the U-Net learns K + 1 label
+  // embeddings (temb_dim wide, added to the time embedding): the K classes and one more row for "no
+  // label", the id the caller passes for the unconditional model (classifier-free guidance; chapter 06
+  // derives that id from K). The rows start at zero, so a conditional U-Net initialised from an
+  // unconditional one computes exactly what it did, whatever the label.
+  std::int64_t num_classes = 0;
 
   std::int64_t temb_dim() const { return time_embed_dim > 0 ? time_embed_dim : 4 * base_width; }
 
@@ -109,6 +116,11 @@ struct UNetImpl : torch::nn::Module {
   //   t  [B] int64 timestep indices (0..T-1) on x's device
   //   returns [B, in_channels, image_size, image_size] float32
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t);
+  // eps_theta(x_t, t, y) of a class-conditional U-Net (config().num_classes = K > 0).
+  //   y  [B] int64 label ids on x's device, each in 0..K (K + 1 rows: the caller's id for "no label" is
+  //      one of them); an id outside 0..K, or a U-Net built with num_classes = 0, is a c10::Error
+  // forward(x, t) on a conditional U-Net is a std::logic_error: say which label (or "no label") you mean.
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y);
 
   const UNetConfig& config() const { return cfg_; }
   std::int64_t num_parameters() const;
@@ -116,7 +128,9 @@ struct UNetImpl : torch::nn::Module {
  private:
   UNetConfig cfg_;
   TimestepEmbedding embed_;
+  torch::Tensor forward_emb(const torch::Tensor& x, const torch::Tensor& emb);
   torch::nn::Linear temb1{nullptr}, temb2{nullptr};
+  torch::nn::Embedding label_embed{nullptr};  // num_classes > 0 only: [num_classes + 1, temb_dim]
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   torch::nn::GroupNorm norm_out{nullptr};
   torch::nn::ModuleList down{nullptr}, up{nullptr}, mid{nullptr};
@@ -127,5 +141,11 @@ TORCH_MODULE(UNet);
 
 // Copies every parameter and buffer of `src` into `dst` (same architecture), without autograd.
 void copy_weights(const torch::nn::Module& src, torch::nn::Module& dst);
+
+// The same for a `dst` that adds modules to `src` (a conditional U-Net initialised from an unconditional
+// one): every tensor of dst that src has (same name and shape) is copied; returns the names of those it
+// does not have, left as dst initialised them. A tensor of src that dst lacks, or one of another shape,
+// is a dm::UserError naming it.
+std::vector<std::string> copy_shared_weights(const torch::nn::Module& src, torch::nn::Module& dst);
 
 }  // namespace dm::nn

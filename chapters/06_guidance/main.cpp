@@ -1,0 +1,641 @@
+// Chapter 06: guidance. Steering a diffusion model towards a label, on a 2-D toy where everything is
+// exact and on Fashion-MNIST with a class-conditional U-Net.
+//
+//   toy       a 2-D Gaussian mixture whose classes, scores and classifier are exact: classifier guidance
+//             (your 06.5) at several scales, sampled by your DDIM (05.3); CFG (06.3, 06.2) on the exact
+//             conditional and unconditional eps equals classifier guidance at s = w + 1; the classifier
+//             gradient that the pair implies (06.5) against autograd's
+//   train     joint conditional / unconditional training (Ho & Salimans 2022, Algorithm 1): chapter 03's
+//             train_step (03.6) with your cfg_loss (06.4) and label dropout (06.1), inside the course
+//             library's loop (checkpoints, Ctrl-C, the NaN guard, progress); it starts from a model file
+//             (--init: the course's conditional reference model in quick mode, chapter 03's unconditional
+//             reference model in the full recipe)
+//   sweep     classifier-free guidance at each w (your 06.3 in your DDIM sampler): the same noise and
+//             labels for every w; FID, KID, precision and recall with their intervals, the class accuracy
+//             that the course's evaluation classifier gives, and FID's paired difference against w = 0
+// Writes
+//   runs/06_guidance/toy_guidance.png  toy samples of one class at each classifier-guidance scale
+//   runs/06_guidance/loss.png          the training loss
+//   runs/06_guidance/grid.png          rows: classes, columns: w (the same noise in every column)
+//   runs/06_guidance/tradeoff.png      FID and recall against class accuracy, one point per w
+//   runs/06_guidance/model.dmt         the EMA weights (a course tensor file, with p_uncond)
+//   runs/06_guidance/ckpt.pt           the checkpoint: --resume
+//   runs/06_guidance/metrics.json      hyperparameters, the toy, the sweep table, wall times
+//
+//   build/default/bin/solutions/06_guidance --quick
+//   build/default/bin/solutions/06_guidance --w 0,1,3 --samples 500 --sample-only   (sweep the reference)
+#include <fmt/core.h>
+#include <torch/torch.h>
+#include <CLI/CLI.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "02_forward_noising/schedule.hpp"
+#include "03_ddpm/algorithms.hpp"
+#include "03_ddpm/ddpm.hpp"
+#include "03_ddpm/frechet.hpp"
+#include "05_ddim/ddim.hpp"
+#include "06_guidance/guidance.hpp"
+#include "dm/cli.hpp"
+#include "dm/data/fashion_mnist.hpp"
+#include "dm/data/toy2d.hpp"
+#include "dm/device.hpp"
+#include "dm/errors.hpp"
+#include "dm/eval/evaluator.hpp"
+#include "dm/image.hpp"
+#include "dm/io/reference.hpp"
+#include "dm/nn/checkpoint.hpp"
+#include "dm/nn/oom.hpp"
+#include "dm/nn/unet.hpp"
+#include "dm/plot.hpp"
+#include "dm/run_dir.hpp"
+#include "dm/runtime.hpp"
+#include "dm/train/loop.hpp"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using dm::ch06::Convention;
+constexpr std::int64_t kClasses = 10;  // Fashion-MNIST
+
+// ANCHOR: hyperparameters
+// ---- hyperparameters (full recipe; --quick values in brackets; each overridable by its flag) ------
+struct Config {
+  std::string init;                // --init: the model file training starts from [reference/06_guidance/model.dmt]
+  bool from_scratch = false;       // --from-scratch: no --init, a fresh U-Net (the recipe's flags below)
+  std::int64_t width = 32;         // --width, --res-blocks: the U-Net of a fresh start (an --init file has its own)
+  std::int64_t res_blocks = 1;     //
+  double p_uncond = 0.1;           // --p-uncond: probability that a training label is dropped (Ho & Salimans: 0.1)
+  std::int64_t steps = 3000;       // --steps: optimizer steps of this run [100]
+  std::int64_t batch = 64;         // --batch: images per step [32]
+  double lr = 5e-4;                // --lr: peak AdamW learning rate [1e-4]
+  std::int64_t warmup = 100;       // --warmup: linear LR warmup steps [10]
+  double grad_clip = 1.0;          // --grad-clip: max global gradient norm
+  double ema = 0.999;              // --ema: max EMA decay [0.99]
+  std::int64_t ckpt_every = 250;   // --ckpt-every: steps between checkpoints [100]
+  std::vector<double> w = {0, 0.5, 1, 2, 3, 5, 7.5};  // --w: guidance strengths of the sweep [0,3]
+  std::string convention = "w";    // --convention: w (Ho & Salimans, 0 = conditional) | scale (s = w + 1)
+  std::int64_t samples = 1000;     // --samples: images per w, the same labels (balanced) and noise [200]
+  std::int64_t sample_batch = 250; // --sample-batch: images per sampler call [100]
+  std::int64_t sample_steps = 50;  // --sample-steps: DDIM steps (eta = 0, trailing) [25]
+  bool clip_x0 = true;             // --clip-x0 / --no-clip-x0: clip x0_hat to [-1, 1] each step
+  std::vector<std::string> classes;  // --classes: names of the classes in grid.png (default: all ten)
+  std::vector<double> toy_scales = {0, 1, 4};  // --toy-scales: classifier-guidance scales of the 2-D toy
+};
+// ANCHOR_END: hyperparameters
+
+at::Generator make_gen(std::uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
+
+std::vector<double> to_vector(const torch::Tensor& t) {
+  auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
+  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
+}
+
+// The linear schedule of T = 1000 steps, as chapter 03 trains with (your chapter 02 code).
+dm::ch02::Schedule schedule_from(const nlohmann::json& meta) {
+  if (meta.contains("beta")) {
+    auto beta = torch::tensor(meta.at("beta").get<std::vector<double>>(), torch::kFloat64);
+    return dm::ch02::make_schedule(beta);
+  }
+  return dm::ch02::make_schedule(dm::ch02::linear_beta_schedule(1000, 1e-4, 0.02));
+}
+
+// ---- the 2-D toy: exact eps, exact classifier ------------------------------------------------------------
+
+// Chapter 04's mixture of eight Gaussians on a ring; component k is class k. At noise level ab the
+// noised class k is N(sqrt(ab) mu_k, v_k I) with v_k = ab s_k^2 + 1 - ab.
+struct Toy {
+  dm::GaussianMixture2D mix = dm::GaussianMixture2D::ring8();
+  // log(w_k N_k(x)) at level ab: [n, K]
+  torch::Tensor joint_log(const torch::Tensor& x, double ab) const {
+    auto m = mix.means * std::sqrt(ab);                                       // [K, 2]
+    auto v = mix.stds.pow(2) * ab + (1 - ab);                                 // [K]
+    auto d2 = (x.unsqueeze(1) - m.unsqueeze(0)).pow(2).sum(-1);               // [n, K]
+    return mix.weights.log() - d2 / (2 * v) - (2 * M_PI * v).log();
+  }
+  // eps of class y (y = K: the unconditional mixture) at level ab: -sqrt(1 - ab) grad log p
+  torch::Tensor eps(const torch::Tensor& x, const torch::Tensor& y, double ab) const {
+    const auto K = mix.weights.size(0);
+    torch::AutoGradMode grad_on(true);  // the samplers run without autograd; the toy's eps is a gradient
+    auto xg = x.detach().to(torch::kFloat64).requires_grad_(true);
+    auto jl = joint_log(xg, ab);
+    auto cond = jl.gather(1, y.clamp_max(K - 1).unsqueeze(1)).squeeze(1);  // log w_y N_y
+    auto lp = torch::where(y == K, torch::logsumexp(jl, 1), cond);
+    auto g = torch::autograd::grad({lp.sum()}, {xg})[0];
+    return (-std::sqrt(1 - ab) * g).to(x.scalar_type());
+  }
+  // grad_x log p(y | x) by autograd
+  torch::Tensor classifier_grad(const torch::Tensor& x, const torch::Tensor& y, double ab) const {
+    torch::AutoGradMode grad_on(true);
+    auto xg = x.detach().to(torch::kFloat64).requires_grad_(true);
+    auto lp = torch::log_softmax(joint_log(xg, ab), 1).gather(1, y.unsqueeze(1)).sum();
+    return torch::autograd::grad({lp}, {xg})[0].to(x.scalar_type());
+  }
+};
+
+// ANCHOR: toy
+// Classifier guidance on the toy (your 06.5 inside your DDIM, 05.3) at each scale, all samples asking for
+// class 0; then CFG (your 06.3) on the exact pair against classifier guidance at s = w + 1, and the
+// implicit classifier (06.5) against autograd's gradient.
+nlohmann::json run_toy(const Config& cfg, const torch::Tensor& alpha_bar, const std::filesystem::path& png,
+                       std::uint64_t seed) {
+  const Toy toy;
+  const std::int64_t n = 2000, K = toy.mix.weights.size(0);
+  const auto target = torch::zeros({n}, torch::kLong);  // class 0 for every sample
+  const auto x_T = torch::randn({n, 2}, make_gen(seed), torch::kFloat64);
+  dm::ch05::DdimOptions opt;
+  opt.steps = 100;
+  std::vector<cv::Mat> panels;
+  nlohmann::json rows = nlohmann::json::array();
+  fmt::print("\ntoy: 8 Gaussians on a ring, {} samples asking for class 0, DDIM {} steps (eta 0)\n", n, opt.steps);
+  fmt::print("  scale s   on class 0   spread (std around its mean)\n");
+  const auto mu0 = toy.mix.means[0];
+  for (double s : cfg.toy_scales) {
+    dm::ch05::EpsFn eps_fn = [&](const torch::Tensor& x, const torch::Tensor& t) {
+      const double ab = alpha_bar[t[0].item<std::int64_t>()].item<double>();
+      const auto none = torch::full({x.size(0)}, K, torch::kLong);
+      return dm::ch06::classifier_guided_eps(toy.eps(x, none, ab), toy.classifier_grad(x, target, ab), ab, s);  // 06.5
+    };
+    auto x0 = dm::ch05::ddim_sample(dm::ch05::exercise_parts(), eps_fn, alpha_bar, x_T, opt);
+    auto nearest = toy.joint_log(x0, 1.0 - 1e-12).argmax(1);
+    const double on_class = (nearest == 0).to(torch::kFloat64).mean().item<double>();
+    auto mine = x0.index({nearest == 0});
+    const double spread = mine.size(0) > 1 ? (mine - mu0).pow(2).sum(1).mean().sqrt().item<double>() / std::sqrt(2.0)
+                                           : std::nan("");
+    fmt::print("  {:7.2f}   {:9.1f}%   {:.3f} (the class's own: {:.3f})\n", s, 100 * on_class, spread,
+               toy.mix.stds[0].item<double>());
+    rows.push_back({{"scale", s}, {"on_class", on_class}, {"spread", spread}});
+    dm::Figure fig{fmt::format("classifier guidance, s = {}", s), "x", "y", 420, 420};
+    fig.scatter(to_vector(x0.select(1, 0)), to_vector(x0.select(1, 1)), "", dm::Style::points(1, 0.3));
+    fig.scatter({mu0[0].item<double>()}, {mu0[1].item<double>()}, "class 0", dm::Style::points(5, 1.0));
+    fig.xlim(-6, 6).ylim(-6, 6).equal_aspect();
+    panels.push_back(fig.render());
+  }
+  dm::save_png(png, dm::hstack(panels));
+
+  // CFG at w on the exact eps pair is classifier guidance at s = w + 1 with the exact classifier.
+  const auto x = torch::randn({256, 2}, make_gen(seed + 1), torch::kFloat64) * 3;
+  const auto y = torch::randint(K, {256}, make_gen(seed + 2), torch::kLong);
+  const dm::ch06::CondEpsModel exact = [&](const torch::Tensor& xx, const torch::Tensor& t, const torch::Tensor& yy) {
+    return toy.eps(xx, yy, alpha_bar[t[0].item<std::int64_t>()].item<double>());
+  };
+  double cfg_vs_cg = 0, implicit_err = 0;
+  for (std::int64_t t : {100, 400, 700}) {
+    const double ab = alpha_bar[t].item<double>();
+    const auto tt = torch::full({256}, t, torch::kLong);
+    const double w = 2.0;
+    auto cfg_eps = dm::ch06::guided_eps(dm::ch06::exercise_parts(), exact, x, tt, y, w, Convention::HoSalimansW, K);
+    auto eps_u = toy.eps(x, torch::full({256}, K, torch::kLong), ab);
+    auto grad = toy.classifier_grad(x, y, ab);
+    auto cg_eps = dm::ch06::classifier_guided_eps(eps_u, grad, ab, w + 1);
+    cfg_vs_cg = std::max(cfg_vs_cg, (cfg_eps - cg_eps).abs().max().item<double>());
+    auto implied = dm::ch06::implicit_classifier_grad(toy.eps(x, y, ab), eps_u, ab);
+    implicit_err = std::max(implicit_err, ((implied - grad).abs().max() / grad.abs().max()).item<double>());
+  }
+  fmt::print("toy: CFG at w = 2 vs classifier guidance at s = 3: max |eps difference| = {:.2e} (t = 100, 400, 700)\n",
+             cfg_vs_cg);
+  fmt::print("toy: the classifier gradient implied by eps_c - eps_u vs autograd's: max relative error = {:.2e}\n",
+             implicit_err);
+  return {{"samples", n}, {"ddim_steps", opt.steps}, {"rows", rows}, {"cfg_vs_classifier_guidance", cfg_vs_cg},
+          {"implicit_classifier_error", implicit_err}};
+}
+// ANCHOR_END: toy
+
+// ---- the conditional U-Net ------------------------------------------------------------------------------
+
+struct Trainee {
+  dm::nn::UNet model{nullptr}, ema{nullptr};
+  std::unique_ptr<torch::optim::AdamW> opt;
+  std::vector<double> losses;
+  std::int64_t step = 0;
+  dm::nn::UNetConfig ucfg;
+  dm::ch02::Schedule s;
+  nlohmann::json started_from = nlohmann::json::object();
+  double p_uncond = 0;  // of the weights being trained (a model file records its own)
+};
+
+// The weights training starts from: a conditional model file (yours or the reference, chapter 06) or an
+// unconditional one (chapter 03), whose U-Net gains the label embedding, initialised to add nothing.
+nlohmann::json init_from(const std::filesystem::path& file, const std::string& expect_sha256, Trainee& tr,
+                         const torch::Device& device) {
+  auto loaded = dm::nn::load_model_file(file, device, dm::ch03::sinusoidal_embedding_fn(), expect_sha256);
+  tr.ucfg = loaded.config;
+  tr.ucfg.num_classes = kClasses;
+  tr.model = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
+  const auto fresh = dm::nn::copy_shared_weights(*loaded.model, *tr.model);
+  tr.s = schedule_from(loaded.meta);
+  tr.started_from = {{"file", file.string()}, {"step", loaded.meta.value("step", std::int64_t{0})},
+                     {"conditional", loaded.config.num_classes > 0}};
+  fmt::print("started from {} (step {}, {}){}\n", file.string(), tr.started_from["step"].get<std::int64_t>(),
+             loaded.config.num_classes > 0 ? "class-conditional" : "unconditional",
+             fresh.empty() ? "" : ": the label embedding is new and adds nothing yet");
+  return loaded.meta;
+}
+
+// The labels of a sweep: `n` images, the classes in turn (balanced up to one image).
+torch::Tensor balanced_labels(std::int64_t n) { return torch::arange(n, torch::kLong) % kClasses; }
+
+// ANCHOR: train
+// Ho & Salimans' Algorithm 1: chapter 03's training step (03.6) whose loss is your cfg_loss (06.4),
+// the label of each image dropped to "no label" with probability p_uncond by your drop_labels (06.1).
+dm::train::LoopResult train(Trainee& tr, const dm::ImageDataset& data, const Config& cfg, const torch::Device& device,
+                            const dm::train::LoopOptions& loop, const std::function<void(std::int64_t)>& save) {
+  const auto images = data.images.to(device);
+  const auto labels = data.labels.to(device);
+  torch::Tensor y_batch;  // the labels of the minibatch in flight
+  dm::ch06::CfgLossParts cparts;
+  cparts.eps_theta = [&](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
+    return tr.model->forward(x, t, y);
+  };
+  cparts.uniforms = [&](std::int64_t B) { return torch::rand({B}).to(device); };
+  cparts.drop_labels = dm::ch06::drop_labels;  // 06.1
+  cparts.loss = dm::ch03::l_simple;            // 03.2
+  dm::ch03::TrainStepParts parts;
+  parts.params = tr.model->parameters();
+  parts.loss = [&](const dm::ch02::Schedule& s, const dm::ch03::EpsModel&, const torch::Tensor& x0,
+                   const torch::Tensor& t, const torch::Tensor& eps) {
+    return dm::ch06::cfg_loss(cparts, s, x0, y_batch, t, eps, cfg.p_uncond, kClasses);  // 06.4
+  };
+  parts.draws.timesteps = [&](std::int64_t B, std::int64_t T) { return torch::randint(T, {B}, torch::kLong).to(device); };
+  parts.draws.noise = [&](const torch::Tensor& x0) { return torch::randn(x0.sizes()).to(device); };
+  parts.zero_grad = [&] { tr.opt->zero_grad(); };
+  parts.optimizer_step = [&] { tr.opt->step(); };
+  parts.update_ema = [&](std::int64_t step) {
+    dm::ch03::ema_update(tr.ema->parameters(), tr.model->parameters(), dm::ch03::ema_decay(step, cfg.ema));
+  };
+  tr.model->train();
+  dm::train::LoopHooks hooks;
+  hooks.save = save;
+  hooks.step = [&](std::int64_t step) {
+    const double lr = cfg.lr * std::min(1.0, double(step + 1) / double(std::max<std::int64_t>(cfg.warmup, 1)));
+    for (auto& group : tr.opt->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    auto idx = torch::randint(images.size(0), {cfg.batch}, torch::kLong).to(device);
+    y_batch = labels.index_select(0, idx);
+    const auto r = dm::nn::with_oom_advice("the training step", cfg.batch, [&] {
+      return dm::ch03::train_step(parts, tr.s, images.index_select(0, idx), step, cfg.grad_clip);  // 03.6
+    });
+    return dm::train::StepOutcome{r.loss, r.stepped};
+  };
+  return dm::train::run_training(loop, hooks, tr.step, tr.losses);
+}
+// ANCHOR_END: train
+
+// ANCHOR: sample
+// Classifier-free guidance at strength w (in --convention's units): your guided_eps (06.3) inside your
+// DDIM sampler (05.3, eta = 0); x0_hat clipped to [-1, 1] at every step (as chapters 03 and 05 sample).
+torch::Tensor sample_guided(dm::nn::UNet& model, const torch::Tensor& alpha_bar, const torch::Tensor& x_T,
+                            const torch::Tensor& y, double w, Convention convention, const Config& cfg) {
+  const dm::ch06::CondEpsModel eps_theta = [&](const torch::Tensor& x, const torch::Tensor& t,
+                                               const torch::Tensor& yy) { return model->forward(x, t, yy); };
+  dm::ch05::EpsFn eps_fn = [&](const torch::Tensor& x, const torch::Tensor& t) {
+    auto eps = dm::ch06::guided_eps(dm::ch06::exercise_parts(), eps_theta, x, t, y, w, convention, kClasses);
+    if (!cfg.clip_x0) return eps;
+    const double ab = alpha_bar[t[0].item<std::int64_t>()].item<double>();
+    auto x0 = ((x - std::sqrt(1 - ab) * eps) / std::sqrt(ab)).clamp(-1, 1);
+    return (x - std::sqrt(ab) * x0) / std::sqrt(1 - ab);
+  };
+  dm::ch05::DdimOptions opt;
+  opt.steps = cfg.sample_steps;
+  return dm::ch05::ddim_sample(dm::ch05::exercise_parts(), eps_fn, alpha_bar, x_T, opt);
+}
+// ANCHOR_END: sample
+
+// The fraction of samples that the evaluation classifier puts in the class they were asked for, with a
+// 95 % Wilson interval.
+struct Accuracy {
+  double value = 0, lo = 0, hi = 0, confidence = 0;
+};
+Accuracy class_accuracy(const dm::eval::Evaluator& ev, const torch::Tensor& samples, const torch::Tensor& y) {
+  const auto p = ev.probabilities(samples);
+  const double n = double(samples.size(0));
+  const double k = (p.argmax(1) == y.cpu()).to(torch::kFloat64).sum().item<double>();
+  const double z = 1.96, ph = k / n, d = 1 + z * z / n;
+  const double c = (ph + z * z / (2 * n)) / d, h = z * std::sqrt(ph * (1 - ph) / n + z * z / (4 * n * n)) / d;
+  return {ph, std::max(0.0, c - h), std::min(1.0, c + h), std::get<0>(p.max(1)).mean().item<double>()};
+}
+
+CLI::Validator half_open(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& v) {
+        const double x = std::stod(v);
+        return x >= lo && x < hi ? std::string{} : fmt::format("must be in [{}, {}), got {}", lo, hi, v);
+      },
+      fmt::format("in [{}, {})", lo, hi));
+}
+
+std::int64_t class_index(const std::string& name) {
+  for (std::int64_t c = 0; c < kClasses; ++c)
+    if (name == dm::kFashionMnistClasses[std::size_t(c)]) return c;
+  std::string all;
+  for (const auto* c : dm::kFashionMnistClasses) all += fmt::format("{}\"{}\"", all.empty() ? "" : ", ", c);
+  throw dm::UsageError(fmt::format("--classes: no class \"{}\"; the classes are {}", name, all));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Chapter 06: guidance (classifier guidance on a 2-D toy, classifier-free guidance on Fashion-MNIST)"};
+  dm::CommonFlags flags{"06_guidance"};
+  dm::add_common_flags(app, flags);
+  Config cfg;
+  bool resume = false, sample_only = false, train_only = false;
+  std::int64_t stop_after = 0;
+  std::string ckpt_flag;
+  const auto positive = CLI::PositiveNumber;
+  const auto max_i64 = std::numeric_limits<std::int64_t>::max();
+  std::map<std::string, CLI::Option*> set_by_user;
+  set_by_user["init"] = app.add_option("--init", cfg.init,
+                                       "the model file training starts from: a class-conditional one (chapter 06) or "
+                                       "an unconditional one (chapter 03: it gains a label embedding)")
+                            ->check(CLI::ExistingFile);
+  app.add_flag("--from-scratch", cfg.from_scratch, "start from a fresh U-Net (--width, --res-blocks)")
+      ->excludes(set_by_user["init"]);
+  app.add_option("--width", cfg.width, "channels of the first U-Net level (--from-scratch)")->check(positive);
+  app.add_option("--res-blocks", cfg.res_blocks, "ResBlocks per level (--from-scratch)")->check(positive);
+  app.add_option("--p-uncond", cfg.p_uncond, "probability of dropping a training label")->check(CLI::Range(0.0, 1.0));
+  set_by_user["steps"] = app.add_option("--steps", cfg.steps, "optimizer steps of this run")->check(positive);
+  set_by_user["batch"] = app.add_option("--batch", cfg.batch, "images per training step")->check(positive);
+  set_by_user["lr"] = app.add_option("--lr", cfg.lr, "peak learning rate")->check(positive);
+  set_by_user["warmup"] = app.add_option("--warmup", cfg.warmup, "linear warmup steps")->check(CLI::NonNegativeNumber);
+  app.add_option("--grad-clip", cfg.grad_clip, "max global gradient norm")->check(positive);
+  set_by_user["ema"] = app.add_option("--ema", cfg.ema, "max EMA decay")->check(half_open(0, 1));
+  set_by_user["ckpt-every"] =
+      app.add_option("--ckpt-every", cfg.ckpt_every, "steps between checkpoints")->check(positive);
+  set_by_user["w"] = app.add_option("--w", cfg.w, "guidance strengths of the sweep, e.g. 0,1,3 (in --convention)")
+                         ->delimiter(',')
+                         ->check(CLI::NonNegativeNumber);
+  app.add_option("--convention", cfg.convention,
+                 "units of --w: w (Ho & Salimans: 0 = the conditional model) or scale (diffusers' guidance_scale "
+                 "= w + 1: 1 = the conditional model)")
+      ->check(CLI::IsMember({"w", "scale"}));
+  set_by_user["samples"] = app.add_option("--samples", cfg.samples, "images per w (>= 10)")
+                               ->check(CLI::Range(std::int64_t{10}, max_i64));
+  set_by_user["sample-batch"] =
+      app.add_option("--sample-batch", cfg.sample_batch, "images per sampler call")->check(positive);
+  set_by_user["sample-steps"] =
+      app.add_option("--sample-steps", cfg.sample_steps, "DDIM steps of sampling")->check(positive);
+  app.add_flag("--clip-x0,!--no-clip-x0", cfg.clip_x0, "clip x0_hat to [-1, 1] at every step");
+  app.add_option("--classes", cfg.classes, "classes in grid.png, by name (e.g. Trouser,Bag)")->delimiter(',');
+  app.add_option("--toy-scales", cfg.toy_scales, "classifier-guidance scales of the 2-D toy")
+      ->delimiter(',')
+      ->check(CLI::NonNegativeNumber);
+  auto* resume_opt = app.add_flag("--resume", resume, "continue from the checkpoint (runs/06_guidance/ckpt.pt)");
+  app.add_flag("--sample-only", sample_only, "train nothing: sweep the --init model (or the checkpoint with --resume)")
+      ->excludes(resume_opt);
+  app.add_flag("--train-only", train_only, "stop after training (no sweep)");
+  app.add_option("--ckpt", ckpt_flag, "checkpoint path (default: <out>/06_guidance/ckpt.pt)");
+  app.add_option("--stop-after", stop_after, "act as if Ctrl-C came after this many steps (tests)")->group("");
+
+  return dm::run_main(app, argc, argv, [&] {
+    if (flags.quick) {
+      auto quick = [&](const char* name, auto& field, auto value) {
+        if (set_by_user.at(name)->count() == 0) field = value;
+      };
+      quick("steps", cfg.steps, std::int64_t{100});
+      quick("batch", cfg.batch, std::int64_t{32});
+      quick("lr", cfg.lr, 1e-4);
+      quick("warmup", cfg.warmup, std::int64_t{10});
+      quick("ema", cfg.ema, 0.99);
+      quick("ckpt-every", cfg.ckpt_every, std::int64_t{100});
+      quick("w", cfg.w, std::vector<double>{0, 3});
+      quick("samples", cfg.samples, std::int64_t{200});
+      quick("sample-batch", cfg.sample_batch, std::int64_t{100});
+      quick("sample-steps", cfg.sample_steps, std::int64_t{25});
+    }
+    const auto convention = dm::ch06::parse_convention(cfg.convention);
+    std::vector<std::int64_t> grid_classes;
+    for (const auto& name : cfg.classes) grid_classes.push_back(class_index(name));
+    if (grid_classes.empty())
+      for (std::int64_t c = 0; c < kClasses; ++c) grid_classes.push_back(c);
+    // Where training starts: --init, or by default the course's conditional reference model (quick) or
+    // chapter 03's unconditional reference model (the full recipe).
+    std::string init_sha;
+    if (!cfg.from_scratch && !resume && cfg.init.empty()) {
+      const auto ref06 = dm::io::reference_path("06_guidance/model.dmt");
+      const auto ref03 = dm::io::reference_path("03_ddpm/model.dmt");
+      const auto ref = flags.quick && std::filesystem::exists(ref06) ? ref06 : ref03;
+      cfg.init = ref.string();
+      init_sha = dm::io::reference_sha256(ref);
+      fmt::print("starting from the course's reference model {} (reference/README.md)\n", ref.string());
+    }
+
+    dm::init_runtime(flags);
+    const auto device = dm::pick_device(flags.device);
+    dm::RunDir run(flags.out_root, flags.chapter);
+    const std::filesystem::path ckpt =
+        ckpt_flag.empty() ? run.file(dm::nn::kDefaultCheckpointName) : std::filesystem::path(ckpt_flag);
+    fmt::print("device = {} | track = {}\n", device.str(), dm::track());
+    auto& m = run.metrics();
+
+    // ---- the 2-D toy ----
+    const auto toy_schedule = dm::ch02::make_schedule(dm::ch02::linear_beta_schedule(1000, 1e-4, 0.02));
+    m["toy"] = run_toy(cfg, toy_schedule.alpha_bar, run.file("toy_guidance.png"), flags.seed);
+
+    // ---- the conditional U-Net: from a model file, fresh, or the checkpoint ----
+    Trainee tr;
+    if (cfg.from_scratch || resume) {
+      tr.ucfg.base_width = cfg.width;
+      tr.ucfg.res_blocks_per_level = cfg.res_blocks;
+      tr.ucfg.dropout = 0;
+      tr.ucfg.groups = std::min<std::int64_t>(8, cfg.width);
+      tr.ucfg.num_classes = kClasses;
+      tr.ucfg.validate();
+      tr.model = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
+      tr.s = schedule_from(nlohmann::json::object());
+    }
+    if (resume) {
+      tr.ucfg = dm::nn::read_checkpoint_info(ckpt).config;
+      tr.model = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
+    }
+    nlohmann::json init_meta;
+    if (!cfg.from_scratch && !resume) init_meta = init_from(cfg.init, init_sha, tr, device);
+    tr.ema = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
+    dm::nn::copy_weights(*tr.model, *tr.ema);
+    tr.model->to(device);
+    tr.ema->to(device);
+    tr.ema->eval();
+    tr.opt = std::make_unique<torch::optim::AdamW>(tr.model->parameters(), torch::optim::AdamWOptions(cfg.lr));
+    tr.p_uncond = cfg.p_uncond;
+    fmt::print("U-Net: {} | parameters = {}\n", tr.ucfg.describe(), tr.model->num_parameters());
+    dm::nn::TrainingState state{tr.model, tr.ema, tr.opt.get(), 0, nlohmann::json::object()};
+    if (resume) {
+      dm::nn::load_checkpoint(ckpt, state);
+      tr.step = state.step;
+      tr.losses = state.meta.value("losses", std::vector<double>{});
+      tr.started_from = state.meta.value("started_from", nlohmann::json::object());
+      tr.s = schedule_from(state.meta);
+      fmt::print("loaded checkpoint {} at step {}\n", ckpt.string(), state.step);
+    }
+    if (sample_only) {  // the file's own label dropout decides whether CFG is possible
+      tr.p_uncond = init_meta.value("p_uncond", 0.0);
+      if (!init_meta.contains("p_uncond"))
+        throw dm::UserError(fmt::format("--sample-only: {} is not a class-conditional model of chapter 06 (it "
+                                        "has no p_uncond): train one first, without --sample-only",
+                                        cfg.init));
+    }
+    auto save = [&](std::int64_t step) {
+      state.step = step;
+      state.meta["losses"] = tr.losses;
+      state.meta["beta"] = to_vector(tr.s.beta);
+      state.meta["started_from"] = tr.started_from;
+      state.meta["p_uncond"] = cfg.p_uncond;
+      dm::nn::save_checkpoint(ckpt, state);
+    };
+
+    // ---- train ----
+    const auto data = dm::load_fashion_mnist(flags.data_dir, dm::Split::Train);
+    dm::train::LoopResult trained{tr.step, false, 0};
+    if (!sample_only) {
+      fmt::print("data: {} training images with labels | p_uncond = {}\n", data.images.size(0), cfg.p_uncond);
+      dm::train::LoopOptions loop;
+      loop.steps = cfg.steps;
+      loop.ckpt_every = cfg.ckpt_every;
+      loop.stop_after = stop_after;
+      loop.nan_advice = fmt::format("lower --lr (now {}) or raise --warmup (now {})", cfg.lr, cfg.warmup);
+      trained = train(tr, data, cfg, device, loop, save);
+      if (trained.interrupted) return 130;
+      fmt::print("train wall time = {:.1f} s ({} steps of {} images)\n", trained.seconds, cfg.steps, cfg.batch);
+      if (!tr.losses.empty()) {
+        dm::train::plot_losses(tr.losses, run.file("loss.png"), "L_simple with label dropout", "loss (MSE of eps)");
+        const auto smooth = dm::train::smooth_centred(tr.losses);
+        fmt::print("loss: first = {:.4f}, last (centred mean) = {:.4f}\n", tr.losses.front(), smooth.back());
+      }
+      const auto here = std::max(trained.done, tr.step);  // steps of this model's chapter 06 training
+      const auto total = tr.started_from.value("step", std::int64_t{0}) + here;
+      dm::nn::save_model_file(run.file(dm::nn::kModelFileName), tr.ema, tr.ucfg,
+                              {{"step", total},
+                               {"steps_here", here},
+                               {"schedule", "linear"},
+                               {"T", tr.s.T()},
+                               {"beta", to_vector(tr.s.beta)},
+                               {"weights", "ema"},
+                               {"p_uncond", cfg.p_uncond},
+                               {"started_from", tr.started_from},
+                               {"track", dm::track()}});
+      fmt::print("wrote {} (the EMA weights)\n", run.file(dm::nn::kModelFileName).string());
+    }
+    if (train_only) return 0;
+    const bool guides = std::any_of(cfg.w.begin(), cfg.w.end(), [&](double w) {
+      return convention == Convention::HoSalimansW ? w != 0 : w != 1;
+    });
+    if (guides && tr.p_uncond <= 0)
+      throw dm::UserError(
+          "classifier-free guidance needs the unconditional model, and this one never saw 'no label' (p_uncond = 0): "
+          "train with --p-uncond 0.1, or sweep only the conditional model (--w 0)");
+
+    // ---- sweep: the same noise and labels at every w ----
+    dm::eval::EvalOptions eo;
+    eo.cache_dir = std::filesystem::path(flags.out_root) / "cache";
+    eo.data_dir = flags.data_dir;
+    eo.device = device;
+    eo.quick = flags.quick;
+    eo.frechet = dm::ch03::frechet_distance;  // 03.5
+    const dm::eval::Evaluator evaluator(eo);
+    const auto y = balanced_labels(cfg.samples).to(device);
+    const auto x_T = torch::randn({cfg.samples, 1, 28, 28}, make_gen(flags.seed + 3)).to(device);
+    std::vector<torch::Tensor> sets;
+    nlohmann::json table = nlohmann::json::array();
+    const char* wname = convention == Convention::HoSalimansW ? "w" : "s";
+    fmt::print("\nsweep: {} images per {} (the same labels, balanced, and the same noise), DDIM {} steps (eta 0)\n",
+               cfg.samples, wname, cfg.sample_steps);
+    std::vector<dm::eval::EvalReport> reports;
+    std::vector<Accuracy> accs;
+    std::vector<double> walls;
+    for (double w : cfg.w) {
+      const auto t0 = Clock::now();
+      std::vector<torch::Tensor> out;
+      for (std::int64_t done = 0; done < cfg.samples; done += cfg.sample_batch) {
+        const auto n = std::min(cfg.sample_batch, cfg.samples - done);
+        auto x = dm::nn::with_oom_advice("sampling", cfg.sample_batch, [&] {
+          return sample_guided(tr.ema, tr.s.alpha_bar, x_T.slice(0, done, done + n), y.slice(0, done, done + n), w,
+                               convention, cfg);
+        });
+        out.push_back(x.clamp(-1, 1).cpu());
+      }
+      sets.push_back(torch::cat(out));
+      walls.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+      reports.push_back(evaluator.evaluate(sets.back()));
+      accs.push_back(class_accuracy(evaluator, sets.back(), y));
+      fmt::print("{} = {:g}: {} | class accuracy {:.3f} [{:.3f}, {:.3f}] ({:.0f} s)\n", wname, w,
+                 reports.back().summary(), accs.back().value, accs.back().lo, accs.back().hi, walls.back());
+    }
+    // ANCHOR: table
+    fmt::print("\n{:>5}  {:>21}  {:>24}  {:>17}  {:>17}  {:>21}  {:>5}  {:>22}\n", wname, "FID [95 %]", "KID [95 %]",
+               "precision", "recall", "class accuracy", "conf.", "FID - FID(first) [95 %]");
+    for (std::size_t i = 0; i < cfg.w.size(); ++i) {
+      const auto& r = reports[i];
+      const auto& a = accs[i];
+      std::string diff = "-";
+      nlohmann::json d;
+      if (i > 0) {
+        const auto e = evaluator.fid_difference(sets[i], sets[0]);
+        diff = fmt::format("{:+.2f} [{:+.2f}, {:+.2f}]", e.value, e.ci.lo, e.ci.hi);
+        d = {{"value", e.value}, {"ci", {e.ci.lo, e.ci.hi}}};
+      }
+      fmt::print("{:>5g}  {:6.2f} [{:6.2f}, {:6.2f}]  {:.4f} [{:.4f}, {:.4f}]  {:.2f} [{:.2f}, {:.2f}]  "
+                 "{:.2f} [{:.2f}, {:.2f}]  {:.3f} [{:.3f}, {:.3f}]  {:.2f}  {:>22}\n",
+                 cfg.w[i], r.fid, r.fid_ci.lo, r.fid_ci.hi, r.kid, r.kid_ci.lo, r.kid_ci.hi, r.precision,
+                 r.precision_ci.lo, r.precision_ci.hi, r.recall, r.recall_ci.lo, r.recall_ci.hi, a.value, a.lo, a.hi,
+                 a.confidence, diff);
+      table.push_back({{"strength", cfg.w[i]},
+                       {"w", convention == Convention::HoSalimansW ? cfg.w[i] : cfg.w[i] - 1},
+                       {"eval", r.to_json()},
+                       {"accuracy", a.value},
+                       {"accuracy_ci", {a.lo, a.hi}},
+                       {"mean_confidence", a.confidence},
+                       {"fid_minus_first", d},
+                       {"wall_s", walls[i]}});
+    }
+    fmt::print("(n = {} per row; FID floor at this n: {:.2f} [{:.2f}, {:.2f}]; accuracy: the course's evaluation "
+               "classifier, {:.1f} % on the test set, agrees with the label asked for; a difference whose interval "
+               "holds 0 is not one)\n",
+               cfg.samples, reports[0].fid_floor, reports[0].fid_floor_ci.lo, reports[0].fid_floor_ci.hi,
+               100 * evaluator.classifier_accuracy());
+    // ANCHOR_END: table
+
+    // grid.png: rows classes, columns w (the first sample of each class: the same noise in a row)
+    std::vector<torch::Tensor> cells;
+    for (auto c : grid_classes) {
+      const auto first = c < cfg.samples ? c : 0;  // balanced labels: sample c asks for class c
+      for (const auto& set : sets) cells.push_back(set[first]);
+    }
+    dm::save_png(run.file("grid.png"), dm::make_grid(torch::stack(cells), int(cfg.w.size()), 2, 2));
+    // tradeoff.png: FID and recall against accuracy, one point per w
+    dm::Figure f1{"FID against class accuracy", "class accuracy", "FID"};
+    dm::Figure f2{"recall against class accuracy", "class accuracy", "recall"};
+    for (std::size_t i = 0; i < cfg.w.size(); ++i) {
+      const auto label = fmt::format("{} = {:g}", wname, cfg.w[i]);
+      f1.scatter({accs[i].value}, {reports[i].fid}, label, dm::Style::points(5, 1.0))
+          .errors({reports[i].fid_ci.lo}, {reports[i].fid_ci.hi});
+      f2.scatter({accs[i].value}, {reports[i].recall}, label, dm::Style::points(5, 1.0))
+          .errors({reports[i].recall_ci.lo}, {reports[i].recall_ci.hi});
+    }
+    dm::save_png(run.file("tradeoff.png"), dm::hstack({f1.render(), f2.render()}));
+
+    m["device"] = device.str();
+    m["track"] = dm::track();
+    m["quick"] = flags.quick;
+    m["unet"] = tr.ucfg.to_json();
+    m["parameters"] = tr.model->num_parameters();
+    m["started_from"] = tr.started_from;
+    m["train"] = {{"steps", sample_only ? 0 : cfg.steps}, {"batch", cfg.batch}, {"lr", cfg.lr},
+                  {"p_uncond", tr.p_uncond}, {"ema", cfg.ema}, {"wall_s", trained.seconds}};
+    m["sweep"] = {{"convention", cfg.convention}, {"n", cfg.samples}, {"ddim_steps", cfg.sample_steps},
+                  {"clip_x0", cfg.clip_x0}, {"rows", table}};
+    m["threads"] = torch::get_num_threads();
+    run.save_metrics();
+    fmt::print("wrote {}\n", run.path().string());
+    return 0;
+  });
+}
