@@ -72,25 +72,25 @@ constexpr std::int64_t kClasses = 10;  // Fashion-MNIST
 // ANCHOR: hyperparameters
 // ---- hyperparameters (full recipe; --quick values in brackets; each overridable by its flag) ------
 struct Config {
-  std::string init;                // --init: the model file training starts from [reference/06_guidance/model.dmt]
-  bool from_scratch = false;       // --from-scratch: no --init, a fresh U-Net (the recipe's flags below)
-  std::int64_t width = 32;         // --width, --res-blocks: the U-Net of a fresh start (an --init file has its own)
-  std::int64_t res_blocks = 1;     //
-  double p_uncond = 0.1;           // --p-uncond: probability that a training label is dropped (Ho & Salimans: 0.1)
-  std::int64_t steps = 3000;       // --steps: optimizer steps of this run [100]
-  std::int64_t batch = 64;         // --batch: images per step [32]
-  double lr = 5e-4;                // --lr: peak AdamW learning rate [1e-4]
-  std::int64_t warmup = 100;       // --warmup: linear LR warmup steps [10]
-  double grad_clip = 1.0;          // --grad-clip: max global gradient norm
-  double ema = 0.999;              // --ema: max EMA decay [0.99]
-  std::int64_t ckpt_every = 250;   // --ckpt-every: steps between checkpoints [100]
+  std::string init;               // --init: the model file training starts from [reference/06_guidance/model.dmt]
+  bool from_scratch = false;      // --from-scratch: no --init, a fresh U-Net (the recipe's flags below)
+  std::int64_t width = 32;        // --width, --res-blocks: the U-Net of a fresh start (an --init file has its own)
+  std::int64_t res_blocks = 1;    //
+  double p_uncond = 0.1;          // --p-uncond: probability that a training label is dropped (Ho & Salimans: 0.1)
+  std::int64_t steps = 3000;      // --steps: optimizer steps of this run [100]
+  std::int64_t batch = 64;        // --batch: images per step [32]
+  double lr = 5e-4;               // --lr: peak AdamW learning rate [1e-4]
+  std::int64_t warmup = 100;      // --warmup: linear LR warmup steps [10]
+  double grad_clip = 1.0;         // --grad-clip: max global gradient norm
+  double ema = 0.999;             // --ema: max EMA decay [0.99]
+  std::int64_t ckpt_every = 250;  // --ckpt-every: steps between checkpoints [100]
   std::vector<double> w = {0, 0.5, 1, 2, 3, 5, 7.5};  // --w: guidance strengths of the sweep [0,3]
-  std::string convention = "w";    // --convention: w (Ho & Salimans, 0 = conditional) | scale (s = w + 1)
-  std::int64_t samples = 1000;     // --samples: images per w, the same labels (balanced) and noise [200]
-  std::int64_t sample_batch = 250; // --sample-batch: images per sampler call [100]
-  std::int64_t sample_steps = 50;  // --sample-steps: DDIM steps (eta = 0, trailing) [25]
-  bool clip_x0 = true;             // --clip-x0 / --no-clip-x0: clip x0_hat to [-1, 1] each step
-  std::vector<std::string> classes;  // --classes: names of the classes in grid.png (default: all ten)
+  std::string convention = "w";                // --convention: w (Ho & Salimans, 0 = conditional) | scale (s = w + 1)
+  std::int64_t samples = 1000;                 // --samples: images per w, the same labels (balanced) and noise [200]
+  std::int64_t sample_batch = 250;             // --sample-batch: images per sampler call [100]
+  std::int64_t sample_steps = 50;              // --sample-steps: DDIM steps (eta = 0, trailing) [25]
+  bool clip_x0 = true;                         // --clip-x0 / --no-clip-x0: clip x0_hat to [-1, 1] each step
+  std::vector<std::string> classes;            // --classes: names of the classes in grid.png (default: all ten)
   std::vector<double> toy_scales = {0, 1, 4};  // --toy-scales: classifier-guidance scales of the 2-D toy
 };
 // ANCHOR_END: hyperparameters
@@ -119,9 +119,9 @@ struct Toy {
   dm::GaussianMixture2D mix = dm::GaussianMixture2D::ring8();
   // log(w_k N_k(x)) at level ab: [n, K]
   torch::Tensor joint_log(const torch::Tensor& x, double ab) const {
-    auto m = mix.means * std::sqrt(ab);                                       // [K, 2]
-    auto v = mix.stds.pow(2) * ab + (1 - ab);                                 // [K]
-    auto d2 = (x.unsqueeze(1) - m.unsqueeze(0)).pow(2).sum(-1);               // [n, K]
+    auto m = mix.means * std::sqrt(ab);                          // [K, 2]
+    auto v = mix.stds.pow(2) * ab + (1 - ab);                    // [K]
+    auto d2 = (x.unsqueeze(1) - m.unsqueeze(0)).pow(2).sum(-1);  // [n, K]
     return mix.weights.log() - d2 / (2 * v) - (2 * M_PI * v).log();
   }
   // eps of class y (y = K: the unconditional mixture) at level ab: -sqrt(1 - ab) grad log p
@@ -171,8 +171,8 @@ nlohmann::json run_toy(const Config& cfg, const torch::Tensor& alpha_bar, const 
     auto nearest = toy.joint_log(x0, 1.0 - 1e-12).argmax(1);
     const double on_class = (nearest == 0).to(torch::kFloat64).mean().item<double>();
     auto mine = x0.index({nearest == 0});
-    const double spread = mine.size(0) > 1 ? (mine - mu0).pow(2).sum(1).mean().sqrt().item<double>() / std::sqrt(2.0)
-                                           : std::nan("");
+    const double spread =
+        mine.size(0) > 1 ? (mine - mu0).pow(2).sum(1).mean().sqrt().item<double>() / std::sqrt(2.0) : std::nan("");
     fmt::print("  {:7.2f}   {:9.1f}%   {:.3f} (the class's own: {:.3f})\n", s, 100 * on_class, spread,
                toy.mix.stds[0].item<double>());
     rows.push_back({{"scale", s}, {"on_class", on_class}, {"spread", spread}});
@@ -207,7 +207,10 @@ nlohmann::json run_toy(const Config& cfg, const torch::Tensor& alpha_bar, const 
              cfg_vs_cg);
   fmt::print("toy: the classifier gradient implied by eps_c - eps_u vs autograd's: max relative error = {:.2e}\n",
              implicit_err);
-  return {{"samples", n}, {"ddim_steps", opt.steps}, {"rows", rows}, {"cfg_vs_classifier_guidance", cfg_vs_cg},
+  return {{"samples", n},
+          {"ddim_steps", opt.steps},
+          {"rows", rows},
+          {"cfg_vs_classifier_guidance", cfg_vs_cg},
           {"implicit_classifier_error", implicit_err}};
 }
 // ANCHOR_END: toy
@@ -235,7 +238,8 @@ nlohmann::json init_from(const std::filesystem::path& file, const std::string& e
   tr.model = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
   const auto fresh = dm::nn::copy_shared_weights(*loaded.model, *tr.model);
   tr.s = schedule_from(loaded.meta);
-  tr.started_from = {{"file", file.string()}, {"step", loaded.meta.value("step", std::int64_t{0})},
+  tr.started_from = {{"file", file.string()},
+                     {"step", loaded.meta.value("step", std::int64_t{0})},
                      {"conditional", loaded.config.num_classes > 0}};
   fmt::print("started from {} (step {}, {}){}\n", file.string(), tr.started_from["step"].get<std::int64_t>(),
              loaded.config.num_classes > 0 ? "class-conditional" : "unconditional",
@@ -267,7 +271,9 @@ dm::train::LoopResult train(Trainee& tr, const dm::ImageDataset& data, const Con
                    const torch::Tensor& t, const torch::Tensor& eps) {
     return dm::ch06::cfg_loss(cparts, s, x0, y_batch, t, eps, cfg.p_uncond, kClasses);  // 06.4
   };
-  parts.draws.timesteps = [&](std::int64_t B, std::int64_t T) { return torch::randint(T, {B}, torch::kLong).to(device); };
+  parts.draws.timesteps = [&](std::int64_t B, std::int64_t T) {
+    return torch::randint(T, {B}, torch::kLong).to(device);
+  };
   parts.draws.noise = [&](const torch::Tensor& x0) { return torch::randn(x0.sizes()).to(device); };
   parts.zero_grad = [&] { tr.opt->zero_grad(); };
   parts.optimizer_step = [&] { tr.opt->step(); };
@@ -379,8 +385,8 @@ int main(int argc, char** argv) {
                  "units of --w: w (Ho & Salimans: 0 = the conditional model) or scale (diffusers' guidance_scale "
                  "= w + 1: 1 = the conditional model)")
       ->check(CLI::IsMember({"w", "scale"}));
-  set_by_user["samples"] = app.add_option("--samples", cfg.samples, "images per w (>= 10)")
-                               ->check(CLI::Range(std::int64_t{10}, max_i64));
+  set_by_user["samples"] =
+      app.add_option("--samples", cfg.samples, "images per w (>= 10)")->check(CLI::Range(std::int64_t{10}, max_i64));
   set_by_user["sample-batch"] =
       app.add_option("--sample-batch", cfg.sample_batch, "images per sampler call")->check(positive);
   set_by_user["sample-steps"] =
@@ -480,9 +486,10 @@ int main(int argc, char** argv) {
     if (sample_only) {  // the file's own label dropout decides whether CFG is possible
       tr.p_uncond = init_meta.value("p_uncond", 0.0);
       if (!init_meta.contains("p_uncond"))
-        throw dm::UserError(fmt::format("--sample-only: {} is not a class-conditional model of chapter 06 (it "
-                                        "has no p_uncond): train one first, without --sample-only",
-                                        cfg.init));
+        throw dm::UserError(
+            fmt::format("--sample-only: {} is not a class-conditional model of chapter 06 (it "
+                        "has no p_uncond): train one first, without --sample-only",
+                        cfg.init));
     }
     auto save = [&](std::int64_t step) {
       state.step = step;
@@ -526,9 +533,8 @@ int main(int argc, char** argv) {
       fmt::print("wrote {} (the EMA weights)\n", run.file(dm::nn::kModelFileName).string());
     }
     if (train_only) return 0;
-    const bool guides = std::any_of(cfg.w.begin(), cfg.w.end(), [&](double w) {
-      return convention == Convention::HoSalimansW ? w != 0 : w != 1;
-    });
+    const bool guides = std::any_of(cfg.w.begin(), cfg.w.end(),
+                                    [&](double w) { return convention == Convention::HoSalimansW ? w != 0 : w != 1; });
     if (guides && tr.p_uncond <= 0)
       throw dm::UserError(
           "classifier-free guidance needs the unconditional model, and this one never saw 'no label' (p_uncond = 0): "
@@ -583,11 +589,11 @@ int main(int argc, char** argv) {
         diff = fmt::format("{:+.2f} [{:+.2f}, {:+.2f}]", e.value, e.ci.lo, e.ci.hi);
         d = {{"value", e.value}, {"ci", {e.ci.lo, e.ci.hi}}};
       }
-      fmt::print("{:>5g}  {:6.2f} [{:6.2f}, {:6.2f}]  {:.4f} [{:.4f}, {:.4f}]  {:.2f} [{:.2f}, {:.2f}]  "
-                 "{:.2f} [{:.2f}, {:.2f}]  {:.3f} [{:.3f}, {:.3f}]  {:.2f}  {:>22}\n",
-                 cfg.w[i], r.fid, r.fid_ci.lo, r.fid_ci.hi, r.kid, r.kid_ci.lo, r.kid_ci.hi, r.precision,
-                 r.precision_ci.lo, r.precision_ci.hi, r.recall, r.recall_ci.lo, r.recall_ci.hi, a.value, a.lo, a.hi,
-                 a.confidence, diff);
+      fmt::print(
+          "{:>5g}  {:6.2f} [{:6.2f}, {:6.2f}]  {:.4f} [{:.4f}, {:.4f}]  {:.2f} [{:.2f}, {:.2f}]  "
+          "{:.2f} [{:.2f}, {:.2f}]  {:.3f} [{:.3f}, {:.3f}]  {:.2f}  {:>22}\n",
+          cfg.w[i], r.fid, r.fid_ci.lo, r.fid_ci.hi, r.kid, r.kid_ci.lo, r.kid_ci.hi, r.precision, r.precision_ci.lo,
+          r.precision_ci.hi, r.recall, r.recall_ci.lo, r.recall_ci.hi, a.value, a.lo, a.hi, a.confidence, diff);
       table.push_back({{"strength", cfg.w[i]},
                        {"w", convention == Convention::HoSalimansW ? cfg.w[i] : cfg.w[i] - 1},
                        {"eval", r.to_json()},
@@ -597,11 +603,12 @@ int main(int argc, char** argv) {
                        {"fid_minus_first", d},
                        {"wall_s", walls[i]}});
     }
-    fmt::print("(n = {} per row; FID floor at this n: {:.2f} [{:.2f}, {:.2f}]; accuracy: the course's evaluation "
-               "classifier, {:.1f} % on the test set, agrees with the label asked for; a difference whose interval "
-               "holds 0 is not one)\n",
-               cfg.samples, reports[0].fid_floor, reports[0].fid_floor_ci.lo, reports[0].fid_floor_ci.hi,
-               100 * evaluator.classifier_accuracy());
+    fmt::print(
+        "(n = {} per row; FID floor at this n: {:.2f} [{:.2f}, {:.2f}]; accuracy: the course's evaluation "
+        "classifier, {:.1f} % on the test set, agrees with the label asked for; a difference whose interval "
+        "holds 0 is not one)\n",
+        cfg.samples, reports[0].fid_floor, reports[0].fid_floor_ci.lo, reports[0].fid_floor_ci.hi,
+        100 * evaluator.classifier_accuracy());
     // ANCHOR_END: table
 
     // grid.png: rows classes, columns w (the first sample of each class: the same noise in a row)
@@ -629,10 +636,17 @@ int main(int argc, char** argv) {
     m["unet"] = tr.ucfg.to_json();
     m["parameters"] = tr.model->num_parameters();
     m["started_from"] = tr.started_from;
-    m["train"] = {{"steps", sample_only ? 0 : cfg.steps}, {"batch", cfg.batch}, {"lr", cfg.lr},
-                  {"p_uncond", tr.p_uncond}, {"ema", cfg.ema}, {"wall_s", trained.seconds}};
-    m["sweep"] = {{"convention", cfg.convention}, {"n", cfg.samples}, {"ddim_steps", cfg.sample_steps},
-                  {"clip_x0", cfg.clip_x0}, {"rows", table}};
+    m["train"] = {{"steps", sample_only ? 0 : cfg.steps},
+                  {"batch", cfg.batch},
+                  {"lr", cfg.lr},
+                  {"p_uncond", tr.p_uncond},
+                  {"ema", cfg.ema},
+                  {"wall_s", trained.seconds}};
+    m["sweep"] = {{"convention", cfg.convention},
+                  {"n", cfg.samples},
+                  {"ddim_steps", cfg.sample_steps},
+                  {"clip_x0", cfg.clip_x0},
+                  {"rows", table}};
     m["threads"] = torch::get_num_threads();
     run.save_metrics();
     fmt::print("wrote {}\n", run.path().string());

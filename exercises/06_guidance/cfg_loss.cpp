@@ -7,8 +7,7 @@ namespace dm::ch06 {
 // ANCHOR: cfg_loss
 torch::Tensor cfg_loss(const CfgLossParts& parts, const Schedule& s, const torch::Tensor& x0, const torch::Tensor& y,
                        const torch::Tensor& t, const torch::Tensor& eps, double p_uncond, std::int64_t num_classes) {
-  TORCH_CHECK(y.dim() == 1 && y.size(0) == x0.size(0), "cfg_loss: y must be [B] = [", x0.size(0), "], got ",
-              y.sizes());
+  TORCH_CHECK(y.dim() == 1 && y.size(0) == x0.size(0), "cfg_loss: y must be [B] = [", x0.size(0), "], got ", y.sizes());
   DM_TODO("06.4");
 }
 // ANCHOR_END: cfg_loss

@@ -9,7 +9,8 @@ namespace dm::ch06 {
 
 // ANCHOR: null_label
 std::int64_t null_label(std::int64_t num_classes) {
-  if (num_classes < 1) throw std::invalid_argument("null_label: num_classes must be >= 1, got " + std::to_string(num_classes));
+  if (num_classes < 1)
+    throw std::invalid_argument("null_label: num_classes must be >= 1, got " + std::to_string(num_classes));
   DM_TODO("06.1");
 }
 // ANCHOR_END: null_label

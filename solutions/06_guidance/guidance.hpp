@@ -63,7 +63,7 @@ torch::Tensor drop_labels(const torch::Tensor& y, const torch::Tensor& u, double
 // In both, a strength that removes guidance returns eps_c exactly, and larger strengths push further.
 enum class Convention { HoSalimansW, GuidanceScale };
 Convention parse_convention(const std::string& name);  // "w" | "scale", else std::invalid_argument
-const char* convention_name(Convention c);              // "w" | "scale"
+const char* convention_name(Convention c);             // "w" | "scale"
 
 //   eps_cond, eps_uncond   [B, ...] same shape and dtype
 //   strength               w (>= 0) or s (>= 1), in the given convention (other values extrapolate the
@@ -102,12 +102,12 @@ torch::Tensor guided_eps(const GuidanceParts& parts, const CondEpsModel& eps_the
 // The parts cfg_loss is made of. The program passes the U-Net, torch's uniform draws, your 06.1 and your
 // chapter-03 L_simple (03.2); a test passes recording fakes.
 struct CfgLossParts {
-  CondEpsModel eps_theta;                                                // the conditional network
-  std::function<torch::Tensor(std::int64_t batch)> uniforms;             // [batch] float U[0, 1) draws
+  CondEpsModel eps_theta;                                     // the conditional network
+  std::function<torch::Tensor(std::int64_t batch)> uniforms;  // [batch] float U[0, 1) draws
   std::function<torch::Tensor(const torch::Tensor& y, const torch::Tensor& u, double p_uncond,
                               std::int64_t num_classes)>
-      drop_labels;                                                       // 06.1's drop_labels
-  dm::ch03::LossFn loss;                                                 // 03.2's l_simple
+      drop_labels;        // 06.1's drop_labels
+  dm::ch03::LossFn loss;  // 03.2's l_simple
 };
 
 // The loss of one minibatch of joint training (lesson 06, "3. One network, two models: label dropout"):

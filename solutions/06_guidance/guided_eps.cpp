@@ -20,9 +20,9 @@ torch::Tensor guided_eps(const GuidanceParts& parts, const CondEpsModel& eps_the
               y.sizes());
   // BEGIN SOLUTION 06.3
   const auto B = x_t.size(0);
-  const auto none = torch::full_like(y, parts.null_label(num_classes));  // [B] "no label"
+  const auto none = torch::full_like(y, parts.null_label(num_classes));                     // [B] "no label"
   auto eps = eps_theta(torch::cat({x_t, x_t}), torch::cat({t, t}), torch::cat({y, none}));  // [2B, ...]
-  return parts.combine(eps.slice(0, 0, B), eps.slice(0, B, 2 * B), strength, convention);  // first half: y
+  return parts.combine(eps.slice(0, 0, B), eps.slice(0, B, 2 * B), strength, convention);   // first half: y
   // END SOLUTION
 }
 // ANCHOR_END: guided_eps

@@ -9,7 +9,8 @@ namespace dm::ch06 {
 
 // ANCHOR: null_label
 std::int64_t null_label(std::int64_t num_classes) {
-  if (num_classes < 1) throw std::invalid_argument("null_label: num_classes must be >= 1, got " + std::to_string(num_classes));
+  if (num_classes < 1)
+    throw std::invalid_argument("null_label: num_classes must be >= 1, got " + std::to_string(num_classes));
   // BEGIN SOLUTION 06.1
   return num_classes;  // the classes use 0..K-1: the next id is free, and the U-Net's row K is for it
   // END SOLUTION

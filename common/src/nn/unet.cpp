@@ -91,15 +91,15 @@ void UNetConfig::validate() const {
 
 nlohmann::json UNetConfig::to_json() const {
   nlohmann::json j = {{"image_size", image_size},
-          {"in_channels", in_channels},
-          {"base_width", base_width},
-          {"channel_mults", channel_mults},
-          {"res_blocks_per_level", res_blocks_per_level},
-          {"attention_resolutions", attention_resolutions},
-          {"heads", heads},
-          {"groups", groups},
-          {"dropout", dropout},
-          {"time_embed_dim", time_embed_dim}};
+                      {"in_channels", in_channels},
+                      {"base_width", base_width},
+                      {"channel_mults", channel_mults},
+                      {"res_blocks_per_level", res_blocks_per_level},
+                      {"attention_resolutions", attention_resolutions},
+                      {"heads", heads},
+                      {"groups", groups},
+                      {"dropout", dropout},
+                      {"time_embed_dim", time_embed_dim}};
   if (num_classes > 0) j["num_classes"] = num_classes;  // absent: unconditional (files before chapter 06)
   return j;
 }
@@ -275,7 +275,6 @@ UNetImpl::UNetImpl(const UNetConfig& cfg, TimestepEmbedding embed) : cfg_(cfg), 
 namespace {
 torch::Tensor time_embedding(const TimestepEmbedding& embed, const UNetConfig& cfg, const torch::Tensor& x,
                              const torch::Tensor& t) {
-
   TORCH_CHECK(
       x.dim() == 4 && x.size(1) == cfg.in_channels && x.size(2) == cfg.image_size && x.size(3) == cfg.image_size,
       "UNet: expected x of shape [B, ", cfg.in_channels, ", ", cfg.image_size, ", ", cfg.image_size, "], got ",
@@ -303,7 +302,8 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t) 
 }
 
 torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
-  TORCH_CHECK(label_embed, "UNet: forward(x, t, y) needs a class-conditional U-Net (num_classes > 0); this one is "
+  TORCH_CHECK(label_embed,
+              "UNet: forward(x, t, y) needs a class-conditional U-Net (num_classes > 0); this one is "
               "unconditional");
   TORCH_CHECK(y.dim() == 1 && y.size(0) == x.size(0) && y.scalar_type() == torch::kLong,
               "UNet: expected labels y of shape [B] = [", x.size(0), "] int64, got ", y.sizes(), " ", y.scalar_type());
@@ -317,7 +317,6 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t, 
 }
 
 torch::Tensor UNetImpl::forward_emb(const torch::Tensor& x, const torch::Tensor& emb) {
-
   auto h = conv_in(x);  // [B, width, H, W]
   std::vector<torch::Tensor> skips = {h};
   for (std::size_t i = 0; i < down->size(); ++i) {
@@ -369,7 +368,6 @@ void copy_weights(const torch::nn::Module& src, torch::nn::Module& dst) {
   auto sb = src.named_buffers(), db = dst.named_buffers();
   for (auto& kv : db) kv.value().copy_(sb[kv.key()]);
 }
-
 
 std::vector<std::string> copy_shared_weights(const torch::nn::Module& src, torch::nn::Module& dst) {
   torch::NoGradGuard ng;

@@ -1,0 +1,140 @@
+// Reference helpers of chapter 06's tests, written independently of the exercises:
+//   - diagnose(): which named mistake an answer matches;
+//   - a 2-D Gaussian mixture whose classes, conditional and unconditional eps and classifier are exact
+//     (the truth of 06.5: Bayes' rule is never used to compute it, each side comes from its own density);
+//   - recording fakes of a conditional network and of the parts 06.3 and 06.4 are made of.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/types.h>
+
+#include "06_guidance/guidance.hpp"
+
+namespace dm::ch06::test {
+
+inline const char* kGolden = "06_guidance";
+
+// If `actual` is close to one of the `mistakes` (label, what that mistake would give) and not to
+// `expected`, the label of the first such mistake; else "".
+inline std::string diagnose(const torch::Tensor& actual, const torch::Tensor& expected,
+                            const std::vector<std::pair<std::string, torch::Tensor>>& mistakes, double rtol = 1e-4,
+                            double atol = 1e-6) {
+  if (!actual.defined() || actual.sizes() != expected.sizes()) return "";
+  auto a = actual.to(torch::kFloat64).cpu();
+  if (torch::allclose(a, expected.to(torch::kFloat64).cpu(), rtol, atol, /*equal_nan=*/false)) return "";
+  for (const auto& [label, wrong] : mistakes) {
+    if (wrong.sizes() != a.sizes()) continue;
+    if (torch::allclose(a, wrong.to(torch::kFloat64).cpu(), rtol, atol, /*equal_nan=*/true)) return label;
+  }
+  return "";
+}
+
+inline void name_mistake(const std::string& mistake, const std::string& note = "") {
+  if (!mistake.empty()) ADD_FAILURE() << "likely mistake: " << mistake << note;
+}
+
+// ---- the exact 2-D mixture -------------------------------------------------------------------------
+
+// p(x_0) = sum_k pi_k N(mu_k, s_k^2 I); at level ab, class k is N(sqrt(ab) mu_k, (ab s_k^2 + 1 - ab) I).
+struct Mixture {
+  torch::Tensor pi, mu, s;  // [K], [K, 2], [K] float64
+
+  static Mixture three() {
+    return {torch::tensor({0.5, 0.3, 0.2}, torch::kFloat64),
+            torch::tensor({-2.0, 0.0, 1.5, 1.5, 1.0, -2.0}, torch::kFloat64).view({3, 2}),
+            torch::tensor({0.4, 0.6, 0.3}, torch::kFloat64)};
+  }
+  std::int64_t K() const { return pi.size(0); }
+  torch::Tensor var(double ab) const { return s.pow(2) * ab + (1 - ab); }  // [K]
+  // grad log N_k(x) at level ab for the class of each row: [n, 2]
+  torch::Tensor class_score(const torch::Tensor& x, const torch::Tensor& y, double ab) const {
+    auto m = mu.index_select(0, y) * std::sqrt(ab);
+    return -(x - m) / var(ab).index_select(0, y).unsqueeze(1);
+  }
+  // responsibilities p(k | x) at level ab: [n, K]
+  torch::Tensor posterior(const torch::Tensor& x, double ab) const {
+    auto v = var(ab);
+    auto d2 = (x.unsqueeze(1) - (mu * std::sqrt(ab)).unsqueeze(0)).pow(2).sum(-1);  // [n, K]
+    return torch::softmax(pi.log() - d2 / (2 * v) - (2 * M_PI * v).log(), 1);
+  }
+  // grad log p(x) = sum_k p(k | x) grad log N_k(x): [n, 2]
+  torch::Tensor score(const torch::Tensor& x, double ab) const {
+    auto r = posterior(x, ab);
+    auto out = torch::zeros_like(x);
+    for (std::int64_t k = 0; k < K(); ++k)
+      out += r.select(1, k).unsqueeze(1) * class_score(x, torch::full({x.size(0)}, k, torch::kLong), ab);
+    return out;
+  }
+  torch::Tensor eps_cond(const torch::Tensor& x, const torch::Tensor& y, double ab) const {
+    return -std::sqrt(1 - ab) * class_score(x, y, ab);
+  }
+  torch::Tensor eps_uncond(const torch::Tensor& x, double ab) const { return -std::sqrt(1 - ab) * score(x, ab); }
+  // grad_x log p(y | x) by central finite differences of the log posterior (no Bayes, no scores)
+  torch::Tensor classifier_grad_fd(const torch::Tensor& x, const torch::Tensor& y, double ab, double h = 1e-5) const {
+    auto g = torch::zeros_like(x);
+    for (int d = 0; d < 2; ++d) {
+      auto e = torch::zeros_like(x);
+      e.select(1, d).fill_(h);
+      auto lp = [&](const torch::Tensor& z) { return posterior(z, ab).log().gather(1, y.unsqueeze(1)).squeeze(1); };
+      g.select(1, d).copy_((lp(x + e) - lp(x - e)) / (2 * h));
+    }
+    return g;
+  }
+};
+
+// ---- recording fakes ---------------------------------------------------------------------------------
+
+// A conditional "network" whose answer depends on x, t and y in a way every mistake changes:
+// eps(x, t, y) = 0.5 x + 0.01 t + label_value(y), broadcast over [...]; null (= K) gives -3.
+struct FakeNet {
+  std::int64_t K = 10;
+  int calls = 0;
+  std::vector<std::int64_t> batch_sizes;
+  std::vector<torch::Tensor> labels_seen;
+  torch::Tensor label_value(const torch::Tensor& y) const {
+    auto v = y.to(torch::kFloat64) * 0.25 + 1.0;
+    return torch::where(y == K, torch::full_like(v, -3.0), v);
+  }
+  torch::Tensor operator()(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
+    ++calls;
+    batch_sizes.push_back(x.size(0));
+    labels_seen.push_back(y.clone());
+    std::vector<std::int64_t> shape(static_cast<std::size_t>(x.dim()), 1);
+    shape[0] = x.size(0);
+    auto lv = label_value(y).to(x.scalar_type()).view(shape);
+    auto tv = (t.to(x.scalar_type()) * 0.01).view(shape);
+    return 0.5 * x + tv + lv;
+  }
+  CondEpsModel fn() {
+    return [this](const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) { return (*this)(x, t, y); };
+  }
+};
+
+// The guided eps as 06.3 must give it, over the fake net, written out.
+inline torch::Tensor expected_guided(FakeNet& net, const torch::Tensor& x, const torch::Tensor& t,
+                                     const torch::Tensor& y, double s_scale) {
+  FakeNet quiet = net;
+  auto ec = quiet(x, t, y);
+  auto eu = quiet(x, t, torch::full_like(y, net.K));
+  return eu + s_scale * (ec - eu);
+}
+
+// Parts for 06.3 that are right (null = K, the guidance_scale line) and do not run 06.1 or 06.2.
+inline GuidanceParts reference_parts() {
+  GuidanceParts p;
+  p.null_label = [](std::int64_t K) { return K; };
+  p.combine = [](const torch::Tensor& c, const torch::Tensor& u, double strength, Convention conv) {
+    const double s = conv == Convention::HoSalimansW ? strength + 1 : strength;
+    return u + s * (c - u);
+  };
+  return p;
+}
+
+}  // namespace dm::ch06::test

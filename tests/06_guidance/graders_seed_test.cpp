@@ -1,0 +1,111 @@
+// Chapter 06 at the grader's seed: one test per exercise whose inputs (the number of classes, labels,
+// draws, p_uncond, strengths, tensors, alpha_bar_t, the mixture's weights, means and widths) are drawn
+// at run time from DM_GRADE_SEED, which `./course grade` draws for every run, so outputs hard-coded for
+// the fixed inputs of the other tests do not pass. Each truth is computed here, not by another exercise:
+// label dropout and the two conventions written out (06.1, 06.2), the guided prediction over the
+// recording fake network with right parts (06.3, none of 06.1's or 06.2's code runs), the loss over
+// recording parts (06.4), and the exact mixture's eps and classifier (06.5).
+// Failures name the seed; reproduce them with `./course grade --seed N`.
+// Run: DM_GRADE_SEED=7 build/default/bin/test_06_exercises --gtest_filter='*AtTheGradersSeed'
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "06_guidance/guidance.hpp"
+#include "ch06_reference.hpp"
+#include "testing.hpp"
+
+using namespace dm::ch06;
+namespace t6 = dm::ch06::test;
+using dm::testing::seed_note;
+using dm::testing::seeded_normal;
+using dm::testing::seeded_scalar;
+using dm::testing::seeded_steps;
+using dm::testing::seeded_uniform;
+using dm::testing::tensors_close;
+
+TEST(DropLabels, DropsWhereTheDrawIsBelowPAtTheGradersSeed) {
+  const auto K = seeded_steps(1, 2, 1000, 661)[0].item<std::int64_t>();
+  const std::int64_t B = 64;
+  auto y = seeded_steps(B, 0, K - 1, 662);
+  auto u = seeded_uniform({B}, 663, 0.0, 1.0);
+  const double p = seeded_scalar(664, 0.05, 0.95);
+  auto got = drop_labels(y, u, p, K);
+  auto expected = torch::where(u < p, torch::full_like(y, K), y);
+  EXPECT_TRUE(torch::equal(got, expected)) << "K = " << K << ", p_uncond = " << p << seed_note();
+  EXPECT_EQ(null_label(K), K) << seed_note();
+}
+
+TEST(CfgCombine, MatchesBothConventionsAtTheGradersSeed) {
+  auto c = seeded_normal({3, 1, 4, 4}, 665), u = seeded_normal({3, 1, 4, 4}, 666);
+  const double w = seeded_scalar(667, 0.1, 8.0);
+  EXPECT_TRUE(tensors_close("w = " + std::to_string(w), cfg_combine(c, u, w, Convention::HoSalimansW),
+                            (1 + w) * c - w * u, 1e-5, 1e-5))
+      << seed_note();
+  EXPECT_TRUE(tensors_close("guidance_scale = " + std::to_string(w + 1),
+                            cfg_combine(c, u, w + 1, Convention::GuidanceScale), u + (w + 1) * (c - u), 1e-5, 1e-5))
+      << seed_note();
+}
+
+TEST(GuidedEps, MatchesTheGuidedPredictionAtTheGradersSeed) {
+  const std::int64_t B = 6;
+  const auto K = seeded_steps(1, 2, 50, 668)[0].item<std::int64_t>();
+  auto x = seeded_normal({B, 1, 3, 3}, 669);
+  auto t = seeded_steps(B, 0, 999, 670);
+  auto y = seeded_steps(B, 0, K - 1, 671);
+  const double s = seeded_scalar(672, 1.0, 9.0);
+  t6::FakeNet net;
+  net.K = K;
+  auto got = guided_eps(t6::reference_parts(), net.fn(), x, t, y, s, Convention::GuidanceScale, K);
+  EXPECT_EQ(net.calls, 1) << seed_note();
+  EXPECT_TRUE(tensors_close("guided eps, guidance_scale " + std::to_string(s), got,
+                            t6::expected_guided(net, x, t, y, s), 1e-5, 1e-5))
+      << seed_note();
+}
+
+TEST(CfgLoss, IsLSimpleOnTheDroppedLabelsAtTheGradersSeed) {
+  const std::int64_t B = 12;
+  const auto K = seeded_steps(1, 2, 30, 673)[0].item<std::int64_t>();
+  const double p = seeded_scalar(674, 0.1, 0.9);
+  auto x0 = seeded_normal({B, 1, 2, 2}, 675), eps = seeded_normal({B, 1, 2, 2}, 676);
+  auto y = seeded_steps(B, 0, K - 1, 677);
+  auto t = seeded_steps(B, 0, 999, 678);
+  auto u = seeded_uniform({B}, 679, 0.0, 1.0);
+  t6::FakeNet net;
+  net.K = K;
+  CfgLossParts parts;
+  parts.eps_theta = net.fn();
+  parts.uniforms = [&](std::int64_t) { return u; };
+  parts.drop_labels = [](const torch::Tensor& yy, const torch::Tensor& uu, double pu, std::int64_t k) {
+    return torch::where(uu < pu, torch::full_like(yy, k), yy);
+  };
+  parts.loss = [](const Schedule&, const dm::ch03::EpsModel& f, const torch::Tensor& a, const torch::Tensor& tt,
+                  const torch::Tensor& e) { return (e - f(a + 2 * e, tt)).pow(2).mean(); };
+  Schedule s;
+  s.beta = torch::full({1000}, 0.01, torch::kFloat64);
+  s.alpha = 1 - s.beta;
+  s.alpha_bar = torch::cumprod(s.alpha, 0);
+  auto got = cfg_loss(parts, s, x0, y, t, eps, p, K);
+  t6::FakeNet q;
+  q.K = K;
+  auto want = (eps - q(x0 + 2 * eps, t, torch::where(u < p, torch::full_like(y, K), y))).pow(2).mean();
+  EXPECT_NEAR(got.item<double>(), want.item<double>(), 1e-6) << "K = " << K << ", p_uncond = " << p << seed_note();
+}
+
+TEST(ClassifierGuidance, MatchesTheMixtureAtTheGradersSeed) {
+  t6::Mixture mix;
+  auto w = seeded_uniform({4}, 680, 0.2, 1.0).to(torch::kFloat64);
+  mix.pi = w / w.sum();
+  mix.mu = seeded_normal({4, 2}, 681).to(torch::kFloat64) * 2;
+  mix.s = seeded_uniform({4}, 682, 0.2, 0.8).to(torch::kFloat64);
+  const double ab = seeded_scalar(683, 0.05, 0.95), sc = seeded_scalar(684, 0.5, 5.0);
+  auto x = seeded_normal({32, 2}, 685).to(torch::kFloat64) * 2;
+  auto y = seeded_steps(32, 0, 3, 686);
+  auto eu = mix.eps_uncond(x, ab), ec = mix.eps_cond(x, y, ab);
+  auto g = mix.classifier_grad_fd(x, y, ab);
+  EXPECT_TRUE(tensors_close("classifier-guided eps, s = " + std::to_string(sc), classifier_guided_eps(eu, g, ab, sc),
+                            eu + sc * (ec - eu), 1e-6, 1e-5))
+      << "alpha_bar_t = " << ab << seed_note();
+  EXPECT_TRUE(tensors_close("implicit classifier gradient", implicit_classifier_grad(ec, eu, ab), g, 1e-6, 1e-5))
+      << "alpha_bar_t = " << ab << seed_note();
+}
