@@ -290,16 +290,6 @@ std::uint64_t weights_hash(const torch::nn::Module& m) {
   return h;
 }
 
-// A CLI11 check: the value lies in [lo, hi).
-CLI::Validator half_open(double lo, double hi) {
-  return CLI::Validator(
-      [lo, hi](std::string& v) {
-        const double x = std::stod(v);
-        return x >= lo && x < hi ? std::string{} : fmt::format("must be in [{}, {}), got {}", lo, hi, v);
-      },
-      fmt::format("in [{}, {})", lo, hi));
-}
-
 }  // namespace
 
 // --init: the weights of a model file (model and EMA both), its step count, a fresh optimizer. The file
@@ -343,7 +333,8 @@ int main(int argc, char** argv) {
       app.add_option("--mults", cfg.mults, "width multipliers per level, e.g. 1,2,2")->delimiter(',');
   set_by_user["res-blocks"] = app.add_option("--res-blocks", cfg.res_blocks, "ResBlocks per level")->check(positive);
   set_by_user["attn"] = app.add_option("--attn", cfg.attn, "resolutions with self-attention, e.g. 7")->delimiter(',');
-  set_by_user["dropout"] = app.add_option("--dropout", cfg.dropout, "dropout inside ResBlocks")->check(half_open(0, 1));
+  set_by_user["dropout"] =
+      app.add_option("--dropout", cfg.dropout, "dropout inside ResBlocks")->check(dm::half_open(0, 1));
   app.add_option("--schedule", cfg.schedule, "beta schedule")->check(CLI::IsMember({"linear", "cosine", "sigmoid"}));
   app.add_option("-T", cfg.T, "diffusion steps of training")->check(CLI::Range(std::int64_t{2}, max_i64));
   set_by_user["steps"] =
@@ -353,7 +344,7 @@ int main(int argc, char** argv) {
   set_by_user["warmup"] = app.add_option("--warmup", cfg.warmup, "linear warmup steps")->check(CLI::NonNegativeNumber);
   app.add_option("--weight-decay", cfg.weight_decay, "AdamW weight decay")->check(CLI::NonNegativeNumber);
   app.add_option("--grad-clip", cfg.grad_clip, "max global gradient norm")->check(positive);
-  set_by_user["ema"] = app.add_option("--ema", cfg.ema, "max EMA decay")->check(half_open(0, 1));
+  set_by_user["ema"] = app.add_option("--ema", cfg.ema, "max EMA decay")->check(dm::half_open(0, 1));
   set_by_user["ckpt-every"] =
       app.add_option("--ckpt-every", cfg.ckpt_every, "steps between checkpoints")->check(positive);
   set_by_user["sample-steps"] = app.add_option("--sample-steps", cfg.sample_steps,

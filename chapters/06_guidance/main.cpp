@@ -159,8 +159,12 @@ nlohmann::json run_toy(const Config& cfg, const torch::Tensor& alpha_bar, const 
   std::vector<cv::Mat> panels;
   nlohmann::json rows = nlohmann::json::array();
   fmt::print("\ntoy: 8 Gaussians on a ring, {} samples asking for class 0, DDIM {} steps (eta 0)\n", n, opt.steps);
-  fmt::print("  scale s   on class 0   spread (std around its mean)\n");
   const auto mu0 = toy.mix.means[0];
+  const auto radial = mu0 / mu0.norm();                      // the unit vector from the centre to mu_0
+  const auto along = torch::stack({-radial[1], radial[0]});  // along the ring, at mu_0
+  fmt::print("  (class 0: mean at distance {:.1f} from the centre, std {:.2f} in every direction)\n",
+             mu0.norm().item<double>(), toy.mix.stds[0].item<double>());
+  fmt::print("  scale s   on class 0   mean distance from the centre   std across the ring   std along it\n");
   for (double s : cfg.toy_scales) {
     dm::ch05::EpsFn eps_fn = [&](const torch::Tensor& x, const torch::Tensor& t) {
       const double ab = alpha_bar[t[0].item<std::int64_t>()].item<double>();
@@ -170,12 +174,15 @@ nlohmann::json run_toy(const Config& cfg, const torch::Tensor& alpha_bar, const 
     auto x0 = dm::ch05::ddim_sample(dm::ch05::exercise_parts(), eps_fn, alpha_bar, x_T, opt);
     auto nearest = toy.joint_log(x0, 1.0 - 1e-12).argmax(1);
     const double on_class = (nearest == 0).to(torch::kFloat64).mean().item<double>();
-    auto mine = x0.index({nearest == 0});
-    const double spread =
-        mine.size(0) > 1 ? (mine - mu0).pow(2).sum(1).mean().sqrt().item<double>() / std::sqrt(2.0) : std::nan("");
-    fmt::print("  {:7.2f}   {:9.1f}%   {:.3f} (the class's own: {:.3f})\n", s, 100 * on_class, spread,
-               toy.mix.stds[0].item<double>());
-    rows.push_back({{"scale", s}, {"on_class", on_class}, {"spread", spread}});
+    auto mine = x0.index({nearest == 0});                        // [m, 2]
+    const auto r = mine.matmul(radial), a = mine.matmul(along);  // coordinates across and along the ring
+    const bool some = mine.size(0) > 1;
+    const double dist = some ? r.mean().item<double>() : std::nan("");
+    const double std_r = some ? r.std().item<double>() : std::nan(""),
+                 std_a = some ? a.std().item<double>() : std::nan("");
+    fmt::print("  {:7.2f}   {:9.1f}%   {:29.2f}   {:19.3f}   {:12.3f}\n", s, 100 * on_class, dist, std_r, std_a);
+    rows.push_back(
+        {{"scale", s}, {"on_class", on_class}, {"mean_distance", dist}, {"std_across", std_r}, {"std_along", std_a}});
     dm::Figure fig{fmt::format("classifier guidance, s = {}", s), "x", "y", 420, 420};
     fig.scatter(to_vector(x0.select(1, 0)), to_vector(x0.select(1, 1)), "", dm::Style::points(1, 0.3));
     fig.scatter({mu0[0].item<double>()}, {mu0[1].item<double>()}, "class 0", dm::Style::points(5, 1.0));
@@ -331,15 +338,6 @@ Accuracy class_accuracy(const dm::eval::Evaluator& ev, const torch::Tensor& samp
   return {ph, std::max(0.0, c - h), std::min(1.0, c + h), std::get<0>(p.max(1)).mean().item<double>()};
 }
 
-CLI::Validator half_open(double lo, double hi) {
-  return CLI::Validator(
-      [lo, hi](std::string& v) {
-        const double x = std::stod(v);
-        return x >= lo && x < hi ? std::string{} : fmt::format("must be in [{}, {}), got {}", lo, hi, v);
-      },
-      fmt::format("in [{}, {})", lo, hi));
-}
-
 std::int64_t class_index(const std::string& name) {
   for (std::int64_t c = 0; c < kClasses; ++c)
     if (name == dm::kFashionMnistClasses[std::size_t(c)]) return c;
@@ -375,7 +373,7 @@ int main(int argc, char** argv) {
   set_by_user["lr"] = app.add_option("--lr", cfg.lr, "peak learning rate")->check(positive);
   set_by_user["warmup"] = app.add_option("--warmup", cfg.warmup, "linear warmup steps")->check(CLI::NonNegativeNumber);
   app.add_option("--grad-clip", cfg.grad_clip, "max global gradient norm")->check(positive);
-  set_by_user["ema"] = app.add_option("--ema", cfg.ema, "max EMA decay")->check(half_open(0, 1));
+  set_by_user["ema"] = app.add_option("--ema", cfg.ema, "max EMA decay")->check(dm::half_open(0, 1));
   set_by_user["ckpt-every"] =
       app.add_option("--ckpt-every", cfg.ckpt_every, "steps between checkpoints")->check(positive);
   set_by_user["w"] = app.add_option("--w", cfg.w, "guidance strengths of the sweep, e.g. 0,1,3 (in --convention)")
@@ -611,13 +609,16 @@ int main(int argc, char** argv) {
         100 * evaluator.classifier_accuracy());
     // ANCHOR_END: table
 
-    // grid.png: rows classes, columns w (the first sample of each class: the same noise in a row)
-    std::vector<torch::Tensor> cells;
-    for (auto c : grid_classes) {
-      const auto first = c < cfg.samples ? c : 0;  // balanced labels: sample c asks for class c
-      for (const auto& set : sets) cells.push_back(set[first]);
+    // grid.png: rows classes, columns w (the first sample of each class: the same noise along a row)
+    std::vector<cv::Mat> columns;
+    std::vector<std::string> captions;
+    for (std::size_t i = 0; i < sets.size(); ++i) {
+      std::vector<torch::Tensor> cells;
+      for (auto c : grid_classes) cells.push_back(sets[i][c < cfg.samples ? c : 0]);  // sample c asks for class c
+      columns.push_back(dm::make_grid(torch::stack(cells), 1, 2, 3));
+      captions.push_back(fmt::format("{} = {:g}", wname, cfg.w[i]));
     }
-    dm::save_png(run.file("grid.png"), dm::make_grid(torch::stack(cells), int(cfg.w.size()), 2, 2));
+    dm::save_png(run.file("grid.png"), dm::labelled_strip(columns, captions));
     // tradeoff.png: FID and recall against accuracy, one point per w
     dm::Figure f1{"FID against class accuracy", "class accuracy", "FID"};
     dm::Figure f2{"recall against class accuracy", "class accuracy", "recall"};

@@ -50,4 +50,13 @@ int run_main(CLI::App& app, int argc, char** argv, const std::function<int()>& b
   }
 }
 
+CLI::Validator half_open(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& v) {
+        const double x = std::stod(v);
+        return x >= lo && x < hi ? std::string{} : fmt::format("must be in [{}, {}), got {}", lo, hi, v);
+      },
+      fmt::format("in [{}, {})", lo, hi));
+}
+
 }  // namespace dm

@@ -36,4 +36,8 @@ void add_common_flags(CLI::App& app, CommonFlags& flags);
 
 int run_main(CLI::App& app, int argc, char** argv, const std::function<int()>& body);
 
+// A CLI11 check: the value lies in [lo, hi) (an EMA decay, a dropout rate), e.g.
+// app.add_option("--ema", ema, "max EMA decay")->check(dm::half_open(0, 1)).
+CLI::Validator half_open(double lo, double hi);
+
 }  // namespace dm
