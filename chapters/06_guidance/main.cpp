@@ -232,7 +232,7 @@ struct Trainee {
   dm::nn::UNetConfig ucfg;
   dm::ch02::Schedule s;
   nlohmann::json started_from = nlohmann::json::object();
-  double p_uncond = 0;  // of the weights being trained (a model file records its own)
+  double p_uncond = 0;  // the largest label dropout these weights were trained with (0: never saw "no label")
 };
 
 // The weights training starts from: a conditional model file (yours or the reference, chapter 06) or an
@@ -402,6 +402,7 @@ int main(int argc, char** argv) {
   app.add_option("--stop-after", stop_after, "act as if Ctrl-C came after this many steps (tests)")->group("");
 
   return dm::run_main(app, argc, argv, [&] {
+    const auto t_start = Clock::now();
     if (flags.quick) {
       auto quick = [&](const char* name, auto& field, auto value) {
         if (set_by_user.at(name)->count() == 0) field = value;
@@ -429,9 +430,9 @@ int main(int argc, char** argv) {
       const auto ref06 = dm::io::reference_path("06_guidance/model.dmt");
       const auto ref03 = dm::io::reference_path("03_ddpm/model.dmt");
       const auto ref = flags.quick && std::filesystem::exists(ref06) ? ref06 : ref03;
-      cfg.init = ref.string();
+      cfg.init = dm::io::shown_path(ref);
       init_sha = dm::io::reference_sha256(ref);
-      fmt::print("starting from the course's reference model {} (reference/README.md)\n", ref.string());
+      fmt::print("starting from the course's reference model {} (reference/README.md)\n", cfg.init);
     }
 
     dm::init_runtime(flags);
@@ -462,7 +463,7 @@ int main(int argc, char** argv) {
       tr.ucfg = dm::nn::read_checkpoint_info(ckpt).config;
       tr.model = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
     }
-    nlohmann::json init_meta;
+    nlohmann::json init_meta = nlohmann::json::object();
     if (!cfg.from_scratch && !resume) init_meta = init_from(cfg.init, init_sha, tr, device);
     tr.ema = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
     dm::nn::copy_weights(*tr.model, *tr.ema);
@@ -470,7 +471,7 @@ int main(int argc, char** argv) {
     tr.ema->to(device);
     tr.ema->eval();
     tr.opt = std::make_unique<torch::optim::AdamW>(tr.model->parameters(), torch::optim::AdamWOptions(cfg.lr));
-    tr.p_uncond = cfg.p_uncond;
+    tr.p_uncond = std::max(sample_only ? 0.0 : cfg.p_uncond, init_meta.value("p_uncond", 0.0));
     fmt::print("U-Net: {} | parameters = {}\n", tr.ucfg.describe(), tr.model->num_parameters());
     dm::nn::TrainingState state{tr.model, tr.ema, tr.opt.get(), 0, nlohmann::json::object()};
     if (resume) {
@@ -479,10 +480,10 @@ int main(int argc, char** argv) {
       tr.losses = state.meta.value("losses", std::vector<double>{});
       tr.started_from = state.meta.value("started_from", nlohmann::json::object());
       tr.s = schedule_from(state.meta);
+      tr.p_uncond = std::max(tr.p_uncond, state.meta.value("p_uncond", 0.0));
       fmt::print("loaded checkpoint {} at step {}\n", ckpt.string(), state.step);
     }
     if (sample_only) {  // the file's own label dropout decides whether CFG is possible
-      tr.p_uncond = init_meta.value("p_uncond", 0.0);
       if (!init_meta.contains("p_uncond"))
         throw dm::UserError(
             fmt::format("--sample-only: {} is not a class-conditional model of chapter 06 (it "
@@ -494,7 +495,7 @@ int main(int argc, char** argv) {
       state.meta["losses"] = tr.losses;
       state.meta["beta"] = to_vector(tr.s.beta);
       state.meta["started_from"] = tr.started_from;
-      state.meta["p_uncond"] = cfg.p_uncond;
+      state.meta["p_uncond"] = tr.p_uncond;
       dm::nn::save_checkpoint(ckpt, state);
     };
 
@@ -525,7 +526,8 @@ int main(int argc, char** argv) {
                                {"T", tr.s.T()},
                                {"beta", to_vector(tr.s.beta)},
                                {"weights", "ema"},
-                               {"p_uncond", cfg.p_uncond},
+                               {"p_uncond", tr.p_uncond},
+                               {"p_uncond_here", cfg.p_uncond},
                                {"started_from", tr.started_from},
                                {"track", dm::track()}});
       fmt::print("wrote {} (the EMA weights)\n", run.file(dm::nn::kModelFileName).string());
@@ -535,7 +537,8 @@ int main(int argc, char** argv) {
                                     [&](double w) { return convention == Convention::HoSalimansW ? w != 0 : w != 1; });
     if (guides && tr.p_uncond <= 0)
       throw dm::UserError(
-          "classifier-free guidance needs the unconditional model, and this one never saw 'no label' (p_uncond = 0): "
+          "classifier-free guidance needs the unconditional model, and this one never saw 'no label' (trained with "
+          "p_uncond = 0 only): "
           "train with --p-uncond 0.1, or sweep only the conditional model (--w 0)");
 
     // ---- sweep: the same noise and labels at every w ----
@@ -649,8 +652,9 @@ int main(int argc, char** argv) {
                   {"clip_x0", cfg.clip_x0},
                   {"rows", table}};
     m["threads"] = torch::get_num_threads();
+    m["wall_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
     run.save_metrics();
-    fmt::print("wrote {}\n", run.path().string());
+    fmt::print("wrote {} ({:.1f} s in all)\n", run.path().string(), m["wall_s"].get<double>());
     return 0;
   });
 }

@@ -282,9 +282,15 @@ def gate_cli(m: Manifest, preset: str) -> tuple[list[str], str]:
                 else:
                     continue
             own_ref = ROOT / "reference" / ch.dir / "model.dmt"
-            if own_ref.is_file():  # its reference recipe's U-Net is not the quick one: --init says so, trains nothing
+            from .reference import RECIPES
+            starts_from_file = "--init" in RECIPES.get(ch.id, [])  # 06: quick mode starts from its reference
+            if own_ref.is_file() and not starts_from_file:
+                # its reference recipe's U-Net is not the quick one: --init says so, trains nothing
                 expect([str(sol), "--quick", "--init", str(own_ref), "--out", tmp], 1,
                        "pass the U-Net flags it was trained with", f"{name} --quick --init <the reference model>")
+            for bad in ch.bad_input:  # the chapter's own refusals (course.toml, bad_input)
+                expect([str(sol), *bad["args"], "--out", tmp], int(bad["exit"]), bad["says"],
+                       f"{name} {' '.join(bad['args'])}")
             expect([str(sol), "--help"], 0, "--quick", f"{name} --help")
             expect([str(sol), "--no-such-flag"], 2, "Usage", f"{name} --no-such-flag")
             expect([str(sol), "--device", "tpu"], 2, "--device", f"{name} --device tpu")

@@ -78,8 +78,10 @@ def documents(manifest: Manifest) -> list[Path]:
 
 
 def sync(manifest: Manifest, check: bool, outputs: bool = False, figures: bool = False,
-         binary_for=None) -> list[str]:
-    """Returns problems (check mode) or rewrites the documents."""
+         binary_for=None, only: set[str] | None = None) -> list[str]:
+    """Returns problems (check mode) or rewrites the documents. `only`: the chapter ids whose outputs and
+    figures are re-captured (None: every chapter's); the includes of every document are filled."""
+    dirs = None if only is None else {c.dir for c in manifest.chapters if c.id in only}
     problems: list[str] = []
     for doc in documents(manifest):
         text = doc.read_text(encoding="utf-8")
@@ -106,7 +108,8 @@ def sync(manifest: Manifest, check: bool, outputs: bool = False, figures: bool =
                 if check and m["body"] != table:
                     problems.append(f"{rel}: the exercise table is stale (run `./course lessons`)")
             new = EXERCISES.sub(lambda m: f"<!-- exercises -->\n{table}<!-- /exercises -->", new)
-        if outputs and binary_for and not in_slides:
+        chosen = dirs is None or doc.parent.name in dirs
+        if outputs and binary_for and not in_slides and chosen:
             chapter = doc.parent.name
 
             def run(m: re.Match) -> str:
@@ -121,7 +124,7 @@ def sync(manifest: Manifest, check: bool, outputs: bool = False, figures: bool =
         if not in_slides:
             for fig in FIGURE.findall(new):
                 target = doc.parent / fig
-                if figures:
+                if figures and chosen:
                     src = ROOT / "runs" / doc.parent.name / Path(fig).name
                     if src.is_file():
                         target.parent.mkdir(exist_ok=True)

@@ -164,11 +164,16 @@ def lesson_binary(preset: str):
 
 
 def cmd_lessons(m: Manifest, a) -> int:
+    only = set(a.chapters) if a.chapters else None
+    if only and not only <= {c.id for c in m.chapters}:
+        print(f"lessons: no chapter {', '.join(sorted(only - {c.id for c in m.chapters}))} (have: "
+              f"{', '.join(c.id for c in m.chapters)})")
+        return 2
     if a.outputs:
-        if B.build(a.preset, [f"ch{c.id}_solutions" for c in m.chapters]).returncode != 0:
+        if B.build(a.preset, [f"ch{c.id}_solutions" for c in m.chapters if not only or c.id in only]).returncode != 0:
             return 1
     problems = lessons.sync(m, check=a.check, outputs=a.outputs, figures=a.figures,
-                            binary_for=lesson_binary(a.preset))
+                            binary_for=lesson_binary(a.preset), only=only)
     for p in problems:
         print(p)
     if a.check:
@@ -412,6 +417,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--check", action="store_true")
     p.add_argument("--outputs", action="store_true", help="also re-capture program outputs")
     p.add_argument("--figures", action="store_true", help="also copy figures from runs/ into chapters/*/figures")
+    p.add_argument("chapters", nargs="*", metavar="NN",
+                   help="with --outputs/--figures: only these chapters (default: all)")
     add("numbers", cmd_numbers, "list numbers in lessons and slides that look measured but come from no "
                                 "captured run and no allow-list entry (tools/coursekit/numbers_allow.toml)")
     p = add("slides", cmd_slides, "build the Marp decks to HTML under runs/slides/")

@@ -48,6 +48,9 @@ class Chapter:
     smoke: list[str] = field(default_factory=list)  # the smallest run that still calls every exercise
     data: str = ""
     needs: str = ""
+    # the chapter's own bad input, each {args, exit, says}: the cli gate runs them (the common ones,
+    # --help, a bad flag, a missing --data-dir, ..., it runs for every chapter)
+    bad_input: list[dict] = field(default_factory=list)
     exercises: list[Exercise] = field(default_factory=list)
 
 
@@ -106,7 +109,8 @@ def load(path: Path = ROOT / "course.toml") -> Manifest:
     data = tomllib.loads(path.read_text(encoding="utf-8"))
     chapters = [Chapter(id=c["id"], dir=c["dir"], title=c["title"], quick=list(c.get("quick", [])),
                         smoke=list(c.get("smoke", [])),
-                        data=c.get("data", ""), needs=c.get("needs", ""))
+                        data=c.get("data", ""), needs=c.get("needs", ""),
+                        bad_input=[dict(b) for b in c.get("bad_input", [])])
                 for c in data.get("chapter", [])]
     by_id = {c.id: c for c in chapters}
     seen: set[str] = set()

@@ -166,14 +166,21 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
             session["started_from"] = started_from
         sessions.append(session)
     state_file.write_text(json.dumps(sessions, indent=2) + "\n")
-    shown = lambda args: ["bin/solutions/" + chapter_dir, *[a for a in args[1:]]]
+    shown = lambda args: ["bin/solutions/" + chapter_dir, *[a.replace(str(ROOT) + "/", "") for a in args[1:]]]
     rec = provenance.write(model, ["./course", "train-reference", chapter_id, "--threads", str(threads)],
                            sum(s["train_wall_s"] for s in sessions), {
                                "recipe": recipe, "steps_done": done, "steps_planned": planned,
                                "finished": done >= planned, "sessions": sessions,
                                "train_command": shown(train), "eval_command": shown(evaluate),
                                "eval_wall_s": round(eval_s, 1), "eval": metrics.get("eval", {}),
-                               "sample": metrics.get("sample", {})})
+                               "sample": metrics.get("sample", {}),
+                               **({"sweep": metrics["sweep"]} if "sweep" in metrics else {})})
+    if "sweep" in rec:  # chapter 06: a guidance sweep, one row per strength
+        rows = rec["sweep"]["rows"]
+        print(f"train-reference: {model.relative_to(ROOT)} at step {done} of {planned}, {rec['bytes']} bytes, "
+              f"sha256 {rec['sha256'][:12]}...; sweep at n = {rec['sweep']['n']}: " + "; ".join(
+                  f"w = {r['w']:g} FID {r['eval']['fid']:.2f}, accuracy {r['accuracy']:.3f}" for r in rows))
+        return 0
     ev = rec["eval"]
     print(f"train-reference: {model.relative_to(ROOT)} at step {done} of {planned} "
           f"({'finished' if done >= planned else 'partial: run it again to continue'}), {rec['bytes']} bytes, "

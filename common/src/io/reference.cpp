@@ -13,6 +13,13 @@ std::filesystem::path reference_path(const std::string& relative) {
   return std::filesystem::path(DM_REFERENCE_DIR) / relative;
 }
 
+std::string shown_path(const std::filesystem::path& file) {
+  std::error_code ec;
+  const auto rel = std::filesystem::relative(file, std::filesystem::current_path(ec), ec);
+  if (ec || rel.empty() || *rel.begin() == "..") return file.string();
+  return rel.string();
+}
+
 std::string reference_sha256(const std::filesystem::path& file) {
   auto prov = file;
   prov.replace_extension(".json");

@@ -14,4 +14,8 @@ std::filesystem::path reference_path(const std::string& relative);
 // the JSON when it is missing or has none, and saying how to restore it.
 std::string reference_sha256(const std::filesystem::path& file);
 
+// `file` as a student reads it in the program's output: relative to the current folder when it lies
+// below it (reference/06_guidance/model.dmt), else as it is.
+std::string shown_path(const std::filesystem::path& file);
+
 }  // namespace dm::io
