@@ -23,7 +23,7 @@
 //   runs/06_guidance/metrics.json      hyperparameters, the toy, the sweep table, wall times
 //
 //   build/default/bin/solutions/06_guidance --quick
-//   build/default/bin/solutions/06_guidance --w 0,1,3 --samples 500 --sample-only   (sweep the reference)
+//   build/default/bin/solutions/06_guidance --sample-only --w 0,1,3   (sweep the course's reference model)
 #include <fmt/core.h>
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
@@ -77,7 +77,7 @@ struct Config {
   std::int64_t width = 32;        // --width, --res-blocks: the U-Net of a fresh start (an --init file has its own)
   std::int64_t res_blocks = 1;    //
   double p_uncond = 0.1;          // --p-uncond: probability that a training label is dropped (Ho & Salimans: 0.1)
-  std::int64_t steps = 3000;      // --steps: optimizer steps of this run [100]
+  std::int64_t steps = 2500;      // --steps: optimizer steps of this run [100]
   std::int64_t batch = 64;        // --batch: images per step [32]
   double lr = 5e-4;               // --lr: peak AdamW learning rate [1e-4]
   std::int64_t warmup = 100;      // --warmup: linear LR warmup steps [10]
@@ -86,7 +86,7 @@ struct Config {
   std::int64_t ckpt_every = 250;  // --ckpt-every: steps between checkpoints [100]
   std::vector<double> w = {0, 0.5, 1, 2, 3, 5, 7.5};  // --w: guidance strengths of the sweep [0,3]
   std::string convention = "w";                // --convention: w (Ho & Salimans, 0 = conditional) | scale (s = w + 1)
-  std::int64_t samples = 1000;                 // --samples: images per w, the same labels (balanced) and noise [200]
+  std::int64_t samples = 500;                  // --samples: images per w, the same labels (balanced) and noise [200]
   std::int64_t sample_batch = 250;             // --sample-batch: images per sampler call [100]
   std::int64_t sample_steps = 50;              // --sample-steps: DDIM steps (eta = 0, trailing) [25]
   bool clip_x0 = true;                         // --clip-x0 / --no-clip-x0: clip x0_hat to [-1, 1] each step
@@ -358,6 +358,7 @@ int main(int argc, char** argv) {
   std::string ckpt_flag;
   const auto positive = CLI::PositiveNumber;
   const auto max_i64 = std::numeric_limits<std::int64_t>::max();
+  const double kInf = std::numeric_limits<double>::infinity();
   std::map<std::string, CLI::Option*> set_by_user;
   set_by_user["init"] = app.add_option("--init", cfg.init,
                                        "the model file training starts from: a class-conditional one (chapter 06) or "
@@ -367,7 +368,8 @@ int main(int argc, char** argv) {
       ->excludes(set_by_user["init"]);
   app.add_option("--width", cfg.width, "channels of the first U-Net level (--from-scratch)")->check(positive);
   app.add_option("--res-blocks", cfg.res_blocks, "ResBlocks per level (--from-scratch)")->check(positive);
-  app.add_option("--p-uncond", cfg.p_uncond, "probability of dropping a training label")->check(CLI::Range(0.0, 1.0));
+  app.add_option("--p-uncond", cfg.p_uncond, "probability of dropping a training label")
+      ->check(dm::half_open(0, std::nextafter(1.0, 2.0)));  // [0, 1], and not NaN
   set_by_user["steps"] = app.add_option("--steps", cfg.steps, "optimizer steps of this run")->check(positive);
   set_by_user["batch"] = app.add_option("--batch", cfg.batch, "images per training step")->check(positive);
   set_by_user["lr"] = app.add_option("--lr", cfg.lr, "peak learning rate")->check(positive);
@@ -378,7 +380,7 @@ int main(int argc, char** argv) {
       app.add_option("--ckpt-every", cfg.ckpt_every, "steps between checkpoints")->check(positive);
   set_by_user["w"] = app.add_option("--w", cfg.w, "guidance strengths of the sweep, e.g. 0,1,3 (in --convention)")
                          ->delimiter(',')
-                         ->check(CLI::NonNegativeNumber);
+                         ->check(dm::half_open(0, kInf));  // finite, >= 0 (NaN refused)
   app.add_option("--convention", cfg.convention,
                  "units of --w: w (Ho & Salimans: 0 = the conditional model) or scale (diffusers' guidance_scale "
                  "= w + 1: 1 = the conditional model)")
@@ -393,9 +395,10 @@ int main(int argc, char** argv) {
   app.add_option("--classes", cfg.classes, "classes in grid.png, by name (e.g. Trouser,Bag)")->delimiter(',');
   app.add_option("--toy-scales", cfg.toy_scales, "classifier-guidance scales of the 2-D toy")
       ->delimiter(',')
-      ->check(CLI::NonNegativeNumber);
+      ->check(dm::half_open(0, kInf));
   auto* resume_opt = app.add_flag("--resume", resume, "continue from the checkpoint (runs/06_guidance/ckpt.pt)");
-  app.add_flag("--sample-only", sample_only, "train nothing: sweep the --init model (or the checkpoint with --resume)")
+  app.add_flag("--sample-only", sample_only,
+               "train nothing: sweep the --init model (default: the course's conditional reference model)")
       ->excludes(resume_opt);
   app.add_flag("--train-only", train_only, "stop after training (no sweep)");
   app.add_option("--ckpt", ckpt_flag, "checkpoint path (default: <out>/06_guidance/ckpt.pt)");
@@ -423,13 +426,15 @@ int main(int argc, char** argv) {
     for (const auto& name : cfg.classes) grid_classes.push_back(class_index(name));
     if (grid_classes.empty())
       for (std::int64_t c = 0; c < kClasses; ++c) grid_classes.push_back(c);
-    // Where training starts: --init, or by default the course's conditional reference model (quick) or
-    // chapter 03's unconditional reference model (the full recipe).
+    // Where training starts: --init, or by default the course's conditional reference model (quick mode,
+    // --sample-only) or chapter 03's unconditional reference model (the full recipe).
+    if (sample_only && cfg.from_scratch)
+      throw dm::UsageError("--sample-only samples a trained model: pass --init FILE (or nothing, for the reference)");
     std::string init_sha;
     if (!cfg.from_scratch && !resume && cfg.init.empty()) {
       const auto ref06 = dm::io::reference_path("06_guidance/model.dmt");
       const auto ref03 = dm::io::reference_path("03_ddpm/model.dmt");
-      const auto ref = flags.quick && std::filesystem::exists(ref06) ? ref06 : ref03;
+      const auto ref = (flags.quick || sample_only) && std::filesystem::exists(ref06) ? ref06 : ref03;
       cfg.init = dm::io::shown_path(ref);
       init_sha = dm::io::reference_sha256(ref);
       fmt::print("starting from the course's reference model {} (reference/README.md)\n", cfg.init);
@@ -449,7 +454,7 @@ int main(int argc, char** argv) {
 
     // ---- the conditional U-Net: from a model file, fresh, or the checkpoint ----
     Trainee tr;
-    if (cfg.from_scratch || resume) {
+    if (cfg.from_scratch && !resume) {
       tr.ucfg.base_width = cfg.width;
       tr.ucfg.res_blocks_per_level = cfg.res_blocks;
       tr.ucfg.dropout = 0;
@@ -499,6 +504,15 @@ int main(int argc, char** argv) {
       dm::nn::save_checkpoint(ckpt, state);
     };
 
+    // CFG needs the unconditional model: refuse before anything is trained or sampled
+    const bool guides = std::any_of(cfg.w.begin(), cfg.w.end(),
+                                    [&](double w) { return convention == Convention::HoSalimansW ? w != 0 : w != 1; });
+    if (guides && !train_only && tr.p_uncond <= 0)
+      throw dm::UserError(fmt::format(
+          "classifier-free guidance needs the unconditional model, and this one never saw 'no label' (trained with "
+          "p_uncond = 0 only): train with --p-uncond 0.1, or sweep only the conditional model (--w {})",
+          convention == Convention::HoSalimansW ? "0" : "1 --convention scale"));
+
     // ---- train ----
     const auto data = dm::load_fashion_mnist(flags.data_dir, dm::Split::Train);
     dm::train::LoopResult trained{tr.step, false, 0};
@@ -511,7 +525,7 @@ int main(int argc, char** argv) {
       loop.nan_advice = fmt::format("lower --lr (now {}) or raise --warmup (now {})", cfg.lr, cfg.warmup);
       trained = train(tr, data, cfg, device, loop, save);
       if (trained.interrupted) return 130;
-      fmt::print("train wall time = {:.1f} s ({} steps of {} images)\n", trained.seconds, cfg.steps, cfg.batch);
+      fmt::print("train wall time = {:.1f} s (to step {} of {} images)\n", trained.seconds, cfg.steps, cfg.batch);
       if (!tr.losses.empty()) {
         dm::train::plot_losses(tr.losses, run.file("loss.png"), "L_simple with label dropout", "loss (MSE of eps)");
         const auto smooth = dm::train::smooth_centred(tr.losses);
@@ -533,13 +547,6 @@ int main(int argc, char** argv) {
       fmt::print("wrote {} (the EMA weights)\n", run.file(dm::nn::kModelFileName).string());
     }
     if (train_only) return 0;
-    const bool guides = std::any_of(cfg.w.begin(), cfg.w.end(),
-                                    [&](double w) { return convention == Convention::HoSalimansW ? w != 0 : w != 1; });
-    if (guides && tr.p_uncond <= 0)
-      throw dm::UserError(
-          "classifier-free guidance needs the unconditional model, and this one never saw 'no label' (trained with "
-          "p_uncond = 0 only): "
-          "train with --p-uncond 0.1, or sweep only the conditional model (--w 0)");
 
     // ---- sweep: the same noise and labels at every w ----
     dm::eval::EvalOptions eo;

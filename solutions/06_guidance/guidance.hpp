@@ -60,7 +60,7 @@ torch::Tensor drop_labels(const torch::Tensor& y, const torch::Tensor& u, double
 //   HoSalimansW    Ho & Salimans' w (2022, eq. 6): w = 0 is the conditional model alone
 //   GuidanceScale  diffusers' and Stable Diffusion's guidance_scale s (Imagen's w): s = 1 is the
 //                  conditional model alone, and s = w + 1 gives the same prediction as w
-// In both, a strength that removes guidance returns eps_c exactly, and larger strengths push further.
+// In both, the strength that removes guidance returns eps_c (to rounding), and larger strengths push further.
 enum class Convention { HoSalimansW, GuidanceScale };
 Convention parse_convention(const std::string& name);  // "w" | "scale", else std::invalid_argument
 const char* convention_name(Convention c);             // "w" | "scale"
@@ -92,7 +92,8 @@ GuidanceParts exercise_parts();  // the chapter's own: null_label and cfg_combin
 //   x_t          [B, ...] the current samples;  t [B] int64;  y [B] int64 labels in 0..num_classes-1
 //   strength, convention   as in cfg_combine
 //   num_classes  K: "no label" is parts.null_label(K)
-//   returns      [B, ...] the guided eps for each x_t[b] and its label y[b]
+//   returns      [B, ...] the guided eps for each x_t[b] and its label y[b]; every tensor you build (the
+//                "no label" ids) on the inputs' device, so that the program runs on a GPU too
 torch::Tensor guided_eps(const GuidanceParts& parts, const CondEpsModel& eps_theta, const torch::Tensor& x_t,
                          const torch::Tensor& t, const torch::Tensor& y, double strength, Convention convention,
                          std::int64_t num_classes);

@@ -70,10 +70,15 @@ struct Batch {
 TEST(CfgLoss, TheNetworkSeesTheDroppedLabels) {
   Recorder r;
   Batch b;
-  cfg_loss(r.parts(), tiny_schedule(), b.x0, b.y, b.t, b.eps, 0.5, 10);
+  const auto loss = cfg_loss(r.parts(), tiny_schedule(), b.x0, b.y, b.t, b.eps, 0.3, 10);
   ASSERT_FALSE(r.net.labels_seen.empty()) << "the loss must call the network";
   ASSERT_TRUE(r.u.defined()) << "draw the batch's uniforms with parts.uniforms";
-  auto want = torch::where(r.u < 0.5, torch::full_like(b.y, 10), b.y);
+  if (r.uniform_sizes == std::vector<std::int64_t>{1})
+    ADD_FAILURE() << "likely mistake: one uniform for the whole batch drops all labels or none; draw one per image";
+  EXPECT_NEAR(loss.item<double>(), r.loss_value, 1e-12) << "the loss is L_simple's value (parts.loss), unchanged";
+  auto want = torch::where(r.u < 0.3, torch::full_like(b.y, 10), b.y);
+  if (torch::equal(r.net.labels_seen.back(), torch::where(r.u < 0.7, torch::full_like(b.y, 10), b.y)))
+    ADD_FAILURE() << "likely mistake: 1 - p_uncond was passed: p_uncond is the probability of dropping";
   const auto& seen = r.net.labels_seen.back();
   if (torch::equal(seen, b.y))
     ADD_FAILURE() << "likely mistake: the network saw the labels undropped: pass them through parts.drop_labels";

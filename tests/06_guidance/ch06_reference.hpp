@@ -1,7 +1,8 @@
 // Reference helpers of chapter 06's tests, written independently of the exercises:
 //   - diagnose(): which named mistake an answer matches;
 //   - a 2-D Gaussian mixture whose classes, conditional and unconditional eps and classifier are exact
-//     (the truth of 06.5: Bayes' rule is never used to compute it, each side comes from its own density);
+//     (the truth of 06.5: the score identity of Bayes' rule is never used to compute it, each side comes from
+//     its own density, the classifier's gradient from finite differences of its posterior);
 //   - recording fakes of a conditional network and of the parts 06.3 and 06.4 are made of.
 #pragma once
 
@@ -58,12 +59,14 @@ struct Mixture {
     auto m = mu.index_select(0, y) * std::sqrt(ab);
     return -(x - m) / var(ab).index_select(0, y).unsqueeze(1);
   }
-  // responsibilities p(k | x) at level ab: [n, K]
-  torch::Tensor posterior(const torch::Tensor& x, double ab) const {
+  // log p(k | x) at level ab: [n, K] (log_softmax: no underflow to -inf far from a class)
+  torch::Tensor log_posterior(const torch::Tensor& x, double ab) const {
     auto v = var(ab);
     auto d2 = (x.unsqueeze(1) - (mu * std::sqrt(ab)).unsqueeze(0)).pow(2).sum(-1);  // [n, K]
-    return torch::softmax(pi.log() - d2 / (2 * v) - (2 * M_PI * v).log(), 1);
+    return torch::log_softmax(pi.log() - d2 / (2 * v) - (2 * M_PI * v).log(), 1);
   }
+  // responsibilities p(k | x) at level ab: [n, K]
+  torch::Tensor posterior(const torch::Tensor& x, double ab) const { return log_posterior(x, ab).exp(); }
   // grad log p(x) = sum_k p(k | x) grad log N_k(x): [n, 2]
   torch::Tensor score(const torch::Tensor& x, double ab) const {
     auto r = posterior(x, ab);
@@ -82,7 +85,7 @@ struct Mixture {
     for (int d = 0; d < 2; ++d) {
       auto e = torch::zeros_like(x);
       e.select(1, d).fill_(h);
-      auto lp = [&](const torch::Tensor& z) { return posterior(z, ab).log().gather(1, y.unsqueeze(1)).squeeze(1); };
+      auto lp = [&](const torch::Tensor& z) { return log_posterior(z, ab).gather(1, y.unsqueeze(1)).squeeze(1); };
       g.select(1, d).copy_((lp(x + e) - lp(x - e)) / (2 * h));
     }
     return g;

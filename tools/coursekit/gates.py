@@ -32,6 +32,7 @@ from . import build as B
 from . import lessons
 from .gtest import first_line, list_tests, run_tests
 from .manifest import ROOT, Manifest
+from .reference import RECIPES
 from .timing import CLOCK
 
 BEGIN = re.compile(r"//\s*BEGIN SOLUTION (\d\d\.\d+)")
@@ -282,7 +283,6 @@ def gate_cli(m: Manifest, preset: str) -> tuple[list[str], str]:
                 else:
                     continue
             own_ref = ROOT / "reference" / ch.dir / "model.dmt"
-            from .reference import RECIPES
             starts_from_file = "--init" in RECIPES.get(ch.id, [])  # 06: quick mode starts from its reference
             if own_ref.is_file() and not starts_from_file:
                 # its reference recipe's U-Net is not the quick one: --init says so, trains nothing

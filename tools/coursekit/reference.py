@@ -92,7 +92,8 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
     committed_rec = committed.with_suffix(".json")
     prior = json.loads(committed_rec.read_text()) if committed_rec.is_file() else {}
     sessions = (json.loads(state_file.read_text()) if state_file.is_file()
-                else list(prior.get("sessions", [])) if prior.get("recipe") == recipe else [])
+                else list(prior.get("sessions", [])) if prior.get("recipe") == recipe and "--init" not in recipe
+                else [])  # a recipe with its own --init starts again from that file: no earlier sessions
 
     # ---- train (or continue), for at most `minutes`: from the checkpoint here, else from the committed
     # partial model of the same recipe, else from scratch
@@ -137,7 +138,7 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
     # model.dmt from the EMA weights and says which step it loaded
     done = export_step(base)
     planned = int(flag(recipe, "--steps"))
-    # ---- evaluate at n = 2000 from the exported weights
+    # ---- evaluate the exported weights (EVALS: n = 2000 for 03, the sweep for 06)
     evaluate = [*with_flag(base, "--steps", str(done)), "--sample-only", *EVALS[chapter_id]]
     if "--init" in recipe:  # a recipe that starts from a file: the evaluation samples the export instead
         evaluate = with_flag(evaluate, "--init", str(work / chapter_dir / "model.dmt"))
@@ -177,7 +178,8 @@ def run(chapter_id: str, chapter_dir: str, preset: str, threads: int, minutes: f
                                **({"sweep": metrics["sweep"]} if "sweep" in metrics else {})})
     if "sweep" in rec:  # chapter 06: a guidance sweep, one row per strength
         rows = rec["sweep"]["rows"]
-        print(f"train-reference: {model.relative_to(ROOT)} at step {done} of {planned}, {rec['bytes']} bytes, "
+        print(f"train-reference: {model.relative_to(ROOT)} at step {done} of {planned} "
+              f"({'finished' if done >= planned else 'partial: run it again to continue'}), {rec['bytes']} bytes, "
               f"sha256 {rec['sha256'][:12]}...; sweep at n = {rec['sweep']['n']}: " + "; ".join(
                   f"w = {r['w']:g} FID {r['eval']['fid']:.2f}, accuracy {r['accuracy']:.3f}" for r in rows))
         return 0
