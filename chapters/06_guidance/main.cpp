@@ -397,6 +397,7 @@ int main(int argc, char** argv) {
       ->delimiter(',')
       ->check(dm::half_open(0, kInf));
   auto* resume_opt = app.add_flag("--resume", resume, "continue from the checkpoint (runs/06_guidance/ckpt.pt)");
+  resume_opt->excludes(set_by_user["init"]);  // the checkpoint holds its own weights
   app.add_flag("--sample-only", sample_only,
                "train nothing: sweep the --init model (default: the course's conditional reference model)")
       ->excludes(resume_opt);
@@ -514,9 +515,9 @@ int main(int argc, char** argv) {
           convention == Convention::HoSalimansW ? "0" : "1 --convention scale"));
 
     // ---- train ----
-    const auto data = dm::load_fashion_mnist(flags.data_dir, dm::Split::Train);
     dm::train::LoopResult trained{tr.step, false, 0};
     if (!sample_only) {
+      const auto data = dm::load_fashion_mnist(flags.data_dir, dm::Split::Train);
       fmt::print("data: {} training images with labels | p_uncond = {}\n", data.images.size(0), cfg.p_uncond);
       dm::train::LoopOptions loop;
       loop.steps = cfg.steps;
