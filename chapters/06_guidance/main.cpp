@@ -35,9 +35,11 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,7 @@
 #include "03_ddpm/frechet.hpp"
 #include "05_ddim/ddim.hpp"
 #include "06_guidance/guidance.hpp"
+#include "classifier_guidance.hpp"
 #include "dm/cli.hpp"
 #include "dm/data/fashion_mnist.hpp"
 #include "dm/data/toy2d.hpp"
@@ -62,12 +65,13 @@
 #include "dm/run_dir.hpp"
 #include "dm/runtime.hpp"
 #include "dm/train/loop.hpp"
+#include "program.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using dm::ch06::Convention;
-constexpr std::int64_t kClasses = 10;  // Fashion-MNIST
+using namespace ch06;  // program.hpp: kClasses, make_gen, schedule_from, balanced_labels, class_accuracy, ...
 
 // ANCHOR: hyperparameters
 // ---- hyperparameters (full recipe; --quick values in brackets; each overridable by its flag) ------
@@ -94,22 +98,6 @@ struct Config {
   std::vector<double> toy_scales = {0, 1, 4};  // --toy-scales: classifier-guidance scales of the 2-D toy
 };
 // ANCHOR_END: hyperparameters
-
-at::Generator make_gen(std::uint64_t seed) { return at::make_generator<at::CPUGeneratorImpl>(seed); }
-
-std::vector<double> to_vector(const torch::Tensor& t) {
-  auto c = t.detach().to(torch::kCPU, torch::kFloat64).contiguous();
-  return {c.data_ptr<double>(), c.data_ptr<double>() + c.numel()};
-}
-
-// The linear schedule of T = 1000 steps, as chapter 03 trains with (your chapter 02 code).
-dm::ch02::Schedule schedule_from(const nlohmann::json& meta) {
-  if (meta.contains("beta")) {
-    auto beta = torch::tensor(meta.at("beta").get<std::vector<double>>(), torch::kFloat64);
-    return dm::ch02::make_schedule(beta);
-  }
-  return dm::ch02::make_schedule(dm::ch02::linear_beta_schedule(1000, 1e-4, 0.02));
-}
 
 // ---- the 2-D toy: exact eps, exact classifier ------------------------------------------------------------
 
@@ -254,9 +242,6 @@ nlohmann::json init_from(const std::filesystem::path& file, const std::string& e
   return loaded.meta;
 }
 
-// The labels of a sweep: `n` images, the classes in turn (balanced up to one image).
-torch::Tensor balanced_labels(std::int64_t n) { return torch::arange(n, torch::kLong) % kClasses; }
-
 // ANCHOR: train
 // Ho & Salimans' Algorithm 1: chapter 03's training step (03.6) whose loss is your cfg_loss (06.4),
 // the label of each image dropped to "no label" with probability p_uncond by your drop_labels (06.1).
@@ -324,28 +309,6 @@ torch::Tensor sample_guided(dm::nn::UNet& model, const torch::Tensor& alpha_bar,
 }
 // ANCHOR_END: sample
 
-// The fraction of samples that the evaluation classifier puts in the class they were asked for, with a
-// 95 % Wilson interval.
-struct Accuracy {
-  double value = 0, lo = 0, hi = 0, confidence = 0;
-};
-Accuracy class_accuracy(const dm::eval::Evaluator& ev, const torch::Tensor& samples, const torch::Tensor& y) {
-  const auto p = ev.probabilities(samples);
-  const double n = double(samples.size(0));
-  const double k = (p.argmax(1) == y.cpu()).to(torch::kFloat64).sum().item<double>();
-  const double z = 1.96, ph = k / n, d = 1 + z * z / n;
-  const double c = (ph + z * z / (2 * n)) / d, h = z * std::sqrt(ph * (1 - ph) / n + z * z / (4 * n * n)) / d;
-  return {ph, std::max(0.0, c - h), std::min(1.0, c + h), std::get<0>(p.max(1)).mean().item<double>()};
-}
-
-std::int64_t class_index(const std::string& name) {
-  for (std::int64_t c = 0; c < kClasses; ++c)
-    if (name == dm::kFashionMnistClasses[std::size_t(c)]) return c;
-  std::string all;
-  for (const auto* c : dm::kFashionMnistClasses) all += fmt::format("{}\"{}\"", all.empty() ? "" : ", ", c);
-  throw dm::UsageError(fmt::format("--classes: no class \"{}\"; the classes are {}", name, all));
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -404,6 +367,44 @@ int main(int argc, char** argv) {
   app.add_flag("--train-only", train_only, "stop after training (no sweep)");
   app.add_option("--ckpt", ckpt_flag, "checkpoint path (default: <out>/06_guidance/ckpt.pt)");
   app.add_option("--stop-after", stop_after, "act as if Ctrl-C came after this many steps (tests)")->group("");
+  // ---- which parts run, and classifier guidance's own flags (classifier_guidance.hpp) ----
+  std::vector<std::string> parts = {"toy", "cfg", "cg"};
+  app.add_option("--parts", parts,
+                 "what runs: toy (the 2-D mixture), cfg (classifier-free guidance: train, sweep), cg (classifier "
+                 "guidance of chapter 03's model: train the noise-aware classifier, sweep)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"toy", "cfg", "cg"}));
+  ch06::CgConfig cg;
+  app.add_option("--unconditional", cg.unconditional,
+                 "the unconditional model classifier guidance steers (default: chapter 03's reference model)")
+      ->check(CLI::ExistingFile);
+  set_by_user["classifier"] =
+      app.add_option("--classifier", cg.classifier,
+                     "the noise-aware classifier to start from, or to use with --classifier-steps 0 (a "
+                     "classifier.dmt this program wrote; default: the course's reference in quick mode and with "
+                     "--sample-only, a fresh one in the full recipe)")
+          ->check(CLI::ExistingFile);
+  set_by_user["classifier-steps"] = app.add_option("--classifier-steps", cg.classifier_steps,
+                                                   "training steps of the noise-aware classifier (0: use it as it is)")
+                                        ->check(CLI::NonNegativeNumber);
+  set_by_user["classifier-batch"] =
+      app.add_option("--classifier-batch", cg.classifier_batch, "images per classifier step")->check(positive);
+  set_by_user["classifier-lr"] =
+      app.add_option("--classifier-lr", cg.classifier_lr, "peak learning rate of the classifier")->check(positive);
+  set_by_user["classifier-warmup"] =
+      app.add_option("--classifier-warmup", cg.classifier_warmup, "linear warmup steps of the classifier")
+          ->check(CLI::NonNegativeNumber);
+  set_by_user["cg-scales"] = app.add_option("--cg-scales", cg.scales, "classifier-guidance scales s, e.g. 0,1,4")
+                                 ->delimiter(',')
+                                 ->check(dm::half_open(0, kInf));
+  app.add_option("--cg-samplers", cg.samplers, "samplers of the classifier-guidance sweep: ddim, ddpm or both")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"ddim", "ddpm"}));
+  set_by_user["cg-ddpm-steps"] =
+      app.add_option("--cg-ddpm-steps", cg.ddpm_steps, "DDPM's respaced sampling steps (1..T)")->check(positive);
+  set_by_user["cg-accuracy-images"] =
+      app.add_option("--cg-accuracy-images", cg.accuracy_images, "test images behind accuracy against t")
+          ->check(positive);
 
   return dm::run_main(app, argc, argv, [&] {
     const auto t_start = Clock::now();
@@ -421,7 +422,15 @@ int main(int argc, char** argv) {
       quick("samples", cfg.samples, std::int64_t{200});
       quick("sample-batch", cfg.sample_batch, std::int64_t{100});
       quick("sample-steps", cfg.sample_steps, std::int64_t{25});
+      quick("classifier-steps", cg.classifier_steps, std::int64_t{100});
+      quick("classifier-batch", cg.classifier_batch, std::int64_t{64});
+      quick("classifier-lr", cg.classifier_lr, 1e-4);
+      quick("classifier-warmup", cg.classifier_warmup, std::int64_t{10});
+      quick("cg-scales", cg.scales, std::vector<double>{0, 4});
+      quick("cg-ddpm-steps", cg.ddpm_steps, std::int64_t{50});
+      quick("cg-accuracy-images", cg.accuracy_images, std::int64_t{500});
     }
+    auto has = [&](const char* part) { return std::find(parts.begin(), parts.end(), part) != parts.end(); };
     const auto convention = dm::ch06::parse_convention(cfg.convention);
     std::vector<std::int64_t> grid_classes;
     for (const auto& name : cfg.classes) grid_classes.push_back(class_index(name));
@@ -432,13 +441,35 @@ int main(int argc, char** argv) {
     if (sample_only && cfg.from_scratch)
       throw dm::UsageError("--sample-only samples a trained model: pass --init FILE (or nothing, for the reference)");
     std::string init_sha;
-    if (!cfg.from_scratch && !resume && cfg.init.empty()) {
+    if (has("cfg") && !cfg.from_scratch && !resume && cfg.init.empty()) {
       const auto ref06 = dm::io::reference_path("06_guidance/model.dmt");
       const auto ref03 = dm::io::reference_path("03_ddpm/model.dmt");
       const auto ref = (flags.quick || sample_only) && std::filesystem::exists(ref06) ? ref06 : ref03;
       cfg.init = dm::io::shown_path(ref);
       init_sha = dm::io::reference_sha256(ref);
       fmt::print("starting from the course's reference model {} (reference/README.md)\n", cfg.init);
+    }
+
+    if (has("cg")) {  // classifier guidance: chapter 03's model, and a noise-aware classifier to start from
+      if (cg.unconditional.empty()) {
+        const auto ref = dm::io::reference_path("03_ddpm/model.dmt");
+        cg.unconditional = dm::io::shown_path(ref);
+        cg.unconditional_sha256 = dm::io::reference_sha256(ref);
+      }
+      const auto ref_clf = dm::io::reference_path("06_guidance/classifier.dmt");
+      if (cg.classifier.empty() && (flags.quick || sample_only) && std::filesystem::exists(ref_clf)) {
+        cg.classifier = dm::io::shown_path(ref_clf);
+        cg.classifier_sha256 = dm::io::reference_sha256(ref_clf);
+      }
+      if (sample_only) {
+        if (set_by_user.at("classifier-steps")->count() > 0 && cg.classifier_steps > 0)
+          throw dm::UsageError("--sample-only trains nothing: leave out --classifier-steps (or pass 0)");
+        if (cg.classifier.empty())
+          throw dm::UserError(
+              "--sample-only: no noise-aware classifier to guide with: pass --classifier FILE (the classifier.dmt "
+              "a run of this program wrote), or run without --sample-only to train one");
+        cg.classifier_steps = 0;
+      }
     }
 
     dm::init_runtime(flags);
@@ -450,215 +481,257 @@ int main(int argc, char** argv) {
     auto& m = run.metrics();
 
     // ---- the 2-D toy ----
-    const auto toy_schedule = dm::ch02::make_schedule(dm::ch02::linear_beta_schedule(1000, 1e-4, 0.02));
-    m["toy"] = run_toy(cfg, toy_schedule.alpha_bar, run.file("toy_guidance.png"), flags.seed);
-
-    // ---- the conditional U-Net: from a model file, fresh, or the checkpoint ----
-    Trainee tr;
-    if (cfg.from_scratch && !resume) {
-      tr.ucfg.base_width = cfg.width;
-      tr.ucfg.res_blocks_per_level = cfg.res_blocks;
-      tr.ucfg.dropout = 0;
-      tr.ucfg.groups = std::min<std::int64_t>(8, cfg.width);
-      tr.ucfg.num_classes = kClasses;
-      tr.ucfg.validate();
-      tr.model = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
-      tr.s = schedule_from(nlohmann::json::object());
+    if (has("toy")) {
+      const auto toy_schedule = dm::ch02::make_schedule(dm::ch02::linear_beta_schedule(1000, 1e-4, 0.02));
+      m["toy"] = run_toy(cfg, toy_schedule.alpha_bar, run.file("toy_guidance.png"), flags.seed);
     }
-    if (resume) {
-      tr.ucfg = dm::nn::read_checkpoint_info(ckpt).config;
-      tr.model = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
-    }
-    nlohmann::json init_meta = nlohmann::json::object();
-    if (!cfg.from_scratch && !resume) init_meta = init_from(cfg.init, init_sha, tr, device);
-    tr.ema = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
-    dm::nn::copy_weights(*tr.model, *tr.ema);
-    tr.model->to(device);
-    tr.ema->to(device);
-    tr.ema->eval();
-    tr.opt = std::make_unique<torch::optim::AdamW>(tr.model->parameters(), torch::optim::AdamWOptions(cfg.lr));
-    tr.p_uncond = std::max(sample_only ? 0.0 : cfg.p_uncond, init_meta.value("p_uncond", 0.0));
-    fmt::print("U-Net: {} | parameters = {}\n", tr.ucfg.describe(), tr.model->num_parameters());
-    dm::nn::TrainingState state{tr.model, tr.ema, tr.opt.get(), 0, nlohmann::json::object()};
-    if (resume) {
-      dm::nn::load_checkpoint(ckpt, state);
-      tr.step = state.step;
-      tr.losses = state.meta.value("losses", std::vector<double>{});
-      tr.started_from = state.meta.value("started_from", nlohmann::json::object());
-      tr.s = schedule_from(state.meta);
-      tr.p_uncond = std::max(tr.p_uncond, state.meta.value("p_uncond", 0.0));
-      fmt::print("loaded checkpoint {} at step {}\n", ckpt.string(), state.step);
-    }
-    if (sample_only) {  // the file's own label dropout decides whether CFG is possible
-      if (!init_meta.contains("p_uncond"))
-        throw dm::UserError(
-            fmt::format("--sample-only: {} is not a class-conditional model of chapter 06 (it "
-                        "has no p_uncond): train one first, without --sample-only",
-                        cfg.init));
-    }
-    auto save = [&](std::int64_t step) {
-      state.step = step;
-      state.meta["losses"] = tr.losses;
-      state.meta["beta"] = to_vector(tr.s.beta);
-      state.meta["started_from"] = tr.started_from;
-      state.meta["p_uncond"] = tr.p_uncond;
-      dm::nn::save_checkpoint(ckpt, state);
+    std::optional<dm::eval::Evaluator> evaluator_once;  // built once, for the first sweep
+    auto judge = [&]() -> const dm::eval::Evaluator& {
+      if (!evaluator_once) {
+        dm::eval::EvalOptions eo;
+        eo.cache_dir = std::filesystem::path(flags.out_root) / "cache";
+        eo.data_dir = flags.data_dir;
+        eo.device = device;
+        eo.quick = flags.quick;
+        eo.frechet = dm::ch03::frechet_distance;  // 03.5
+        evaluator_once.emplace(eo);
+      }
+      return *evaluator_once;
     };
-
-    // CFG needs the unconditional model: refuse before anything is trained or sampled
-    const bool guides = std::any_of(cfg.w.begin(), cfg.w.end(),
-                                    [&](double w) { return convention == Convention::HoSalimansW ? w != 0 : w != 1; });
-    if (guides && !train_only && tr.p_uncond <= 0)
-      throw dm::UserError(fmt::format(
-          "classifier-free guidance needs the unconditional model, and this one never saw 'no label' (trained with "
-          "p_uncond = 0 only): train with --p-uncond 0.1, or sweep only the conditional model (--w {})",
-          convention == Convention::HoSalimansW ? "0" : "1 --convention scale"));
-
-    // ---- train ----
-    dm::train::LoopResult trained{tr.step, false, 0};
-    if (!sample_only) {
-      const auto data = dm::load_fashion_mnist(flags.data_dir, dm::Split::Train);
-      fmt::print("data: {} training images with labels | p_uncond = {}\n", data.images.size(0), cfg.p_uncond);
-      dm::train::LoopOptions loop;
-      loop.steps = cfg.steps;
-      loop.ckpt_every = cfg.ckpt_every;
-      loop.stop_after = stop_after;
-      loop.nan_advice = fmt::format("lower --lr (now {}) or raise --warmup (now {})", cfg.lr, cfg.warmup);
-      trained = train(tr, data, cfg, device, loop, save);
-      if (trained.interrupted) return 130;
-      fmt::print("train wall time = {:.1f} s (to step {} of {} images)\n", trained.seconds, cfg.steps, cfg.batch);
-      if (!tr.losses.empty()) {
-        dm::train::plot_losses(tr.losses, run.file("loss.png"), "L_simple with label dropout", "loss (MSE of eps)");
-        const auto smooth = dm::train::smooth_centred(tr.losses);
-        fmt::print("loss: first = {:.4f}, last (centred mean) = {:.4f}\n", tr.losses.front(), smooth.back());
+    std::vector<ch06::TradeoffPoint> cfg_points;  // classifier-free guidance's rows, for cg_tradeoff.png
+    std::string cfg_source;
+    if (has("cfg")) {
+      // ---- the conditional U-Net: from a model file, fresh, or the checkpoint ----
+      Trainee tr;
+      if (cfg.from_scratch && !resume) {
+        tr.ucfg.base_width = cfg.width;
+        tr.ucfg.res_blocks_per_level = cfg.res_blocks;
+        tr.ucfg.dropout = 0;
+        tr.ucfg.groups = std::min<std::int64_t>(8, cfg.width);
+        tr.ucfg.num_classes = kClasses;
+        tr.ucfg.validate();
+        tr.model = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
+        tr.s = schedule_from(nlohmann::json::object());
       }
-      const auto here = std::max(trained.done, tr.step);  // steps of this model's chapter 06 training
-      const auto total = tr.started_from.value("step", std::int64_t{0}) + here;
-      dm::nn::save_model_file(run.file(dm::nn::kModelFileName), tr.ema, tr.ucfg,
-                              {{"step", total},
-                               {"steps_here", here},
-                               {"schedule", "linear"},
-                               {"T", tr.s.T()},
-                               {"beta", to_vector(tr.s.beta)},
-                               {"weights", "ema"},
-                               {"p_uncond", tr.p_uncond},
-                               {"p_uncond_here", cfg.p_uncond},
-                               {"started_from", tr.started_from},
-                               {"track", dm::track()}});
-      fmt::print("wrote {} (the EMA weights)\n", run.file(dm::nn::kModelFileName).string());
-    }
-    if (train_only) return 0;
-
-    // ---- sweep: the same noise and labels at every w ----
-    dm::eval::EvalOptions eo;
-    eo.cache_dir = std::filesystem::path(flags.out_root) / "cache";
-    eo.data_dir = flags.data_dir;
-    eo.device = device;
-    eo.quick = flags.quick;
-    eo.frechet = dm::ch03::frechet_distance;  // 03.5
-    const dm::eval::Evaluator evaluator(eo);
-    const auto y = balanced_labels(cfg.samples).to(device);
-    const auto x_T = torch::randn({cfg.samples, 1, 28, 28}, make_gen(flags.seed + 3)).to(device);
-    std::vector<torch::Tensor> sets;
-    nlohmann::json table = nlohmann::json::array();
-    const char* wname = convention == Convention::HoSalimansW ? "w" : "s";
-    fmt::print("\nsweep: {} images per {} (the same labels, balanced, and the same noise), DDIM {} steps (eta 0)\n",
-               cfg.samples, wname, cfg.sample_steps);
-    std::vector<dm::eval::EvalReport> reports;
-    std::vector<Accuracy> accs;
-    std::vector<double> walls;
-    for (double w : cfg.w) {
-      const auto t0 = Clock::now();
-      std::vector<torch::Tensor> out;
-      for (std::int64_t done = 0; done < cfg.samples; done += cfg.sample_batch) {
-        const auto n = std::min(cfg.sample_batch, cfg.samples - done);
-        auto x = dm::nn::with_oom_advice("sampling", cfg.sample_batch, [&] {
-          return sample_guided(tr.ema, tr.s.alpha_bar, x_T.slice(0, done, done + n), y.slice(0, done, done + n), w,
-                               convention, cfg);
-        });
-        out.push_back(x.clamp(-1, 1).cpu());
+      if (resume) {
+        tr.ucfg = dm::nn::read_checkpoint_info(ckpt).config;
+        tr.model = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
       }
-      sets.push_back(torch::cat(out));
-      walls.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-      reports.push_back(evaluator.evaluate(sets.back()));
-      accs.push_back(class_accuracy(evaluator, sets.back(), y));
-      fmt::print("{} = {:g}: {} | class accuracy {:.3f} [{:.3f}, {:.3f}] ({:.0f} s)\n", wname, w,
-                 reports.back().summary(), accs.back().value, accs.back().lo, accs.back().hi, walls.back());
-    }
-    // ANCHOR: table
-    fmt::print("\n{:>5}  {:>21}  {:>24}  {:>17}  {:>17}  {:>21}  {:>5}  {:>22}\n", wname, "FID [95 %]", "KID [95 %]",
-               "precision", "recall", "class accuracy", "conf.", "FID - FID(first) [95 %]");
-    for (std::size_t i = 0; i < cfg.w.size(); ++i) {
-      const auto& r = reports[i];
-      const auto& a = accs[i];
-      std::string diff = "-";
-      nlohmann::json d;
-      if (i > 0) {
-        const auto e = evaluator.fid_difference(sets[i], sets[0]);
-        diff = fmt::format("{:+.2f} [{:+.2f}, {:+.2f}]", e.value, e.ci.lo, e.ci.hi);
-        d = {{"value", e.value}, {"ci", {e.ci.lo, e.ci.hi}}};
+      nlohmann::json init_meta = nlohmann::json::object();
+      if (!cfg.from_scratch && !resume) init_meta = init_from(cfg.init, init_sha, tr, device);
+      tr.ema = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
+      dm::nn::copy_weights(*tr.model, *tr.ema);
+      tr.model->to(device);
+      tr.ema->to(device);
+      tr.ema->eval();
+      tr.opt = std::make_unique<torch::optim::AdamW>(tr.model->parameters(), torch::optim::AdamWOptions(cfg.lr));
+      tr.p_uncond = std::max(sample_only ? 0.0 : cfg.p_uncond, init_meta.value("p_uncond", 0.0));
+      fmt::print("U-Net: {} | parameters = {}\n", tr.ucfg.describe(), tr.model->num_parameters());
+      dm::nn::TrainingState state{tr.model, tr.ema, tr.opt.get(), 0, nlohmann::json::object()};
+      if (resume) {
+        dm::nn::load_checkpoint(ckpt, state);
+        tr.step = state.step;
+        tr.losses = state.meta.value("losses", std::vector<double>{});
+        tr.started_from = state.meta.value("started_from", nlohmann::json::object());
+        tr.s = schedule_from(state.meta);
+        tr.p_uncond = std::max(tr.p_uncond, state.meta.value("p_uncond", 0.0));
+        fmt::print("loaded checkpoint {} at step {}\n", ckpt.string(), state.step);
       }
-      fmt::print(
-          "{:>5g}  {:6.2f} [{:6.2f}, {:6.2f}]  {:.4f} [{:.4f}, {:.4f}]  {:.2f} [{:.2f}, {:.2f}]  "
-          "{:.2f} [{:.2f}, {:.2f}]  {:.3f} [{:.3f}, {:.3f}]  {:.2f}  {:>22}\n",
-          cfg.w[i], r.fid, r.fid_ci.lo, r.fid_ci.hi, r.kid, r.kid_ci.lo, r.kid_ci.hi, r.precision, r.precision_ci.lo,
-          r.precision_ci.hi, r.recall, r.recall_ci.lo, r.recall_ci.hi, a.value, a.lo, a.hi, a.confidence, diff);
-      table.push_back({{"strength", cfg.w[i]},
-                       {"w", convention == Convention::HoSalimansW ? cfg.w[i] : cfg.w[i] - 1},
-                       {"eval", r.to_json()},
-                       {"accuracy", a.value},
-                       {"accuracy_ci", {a.lo, a.hi}},
-                       {"mean_confidence", a.confidence},
-                       {"fid_minus_first", d},
-                       {"wall_s", walls[i]}});
-    }
-    fmt::print(
-        "(n = {} per row; FID floor at this n: {:.2f} [{:.2f}, {:.2f}]; accuracy: the course's evaluation "
-        "classifier, {:.1f} % on the test set, agrees with the label asked for; a difference whose interval "
-        "holds 0 is not one)\n",
-        cfg.samples, reports[0].fid_floor, reports[0].fid_floor_ci.lo, reports[0].fid_floor_ci.hi,
-        100 * evaluator.classifier_accuracy());
-    // ANCHOR_END: table
+      if (sample_only) {  // the file's own label dropout decides whether CFG is possible
+        if (!init_meta.contains("p_uncond"))
+          throw dm::UserError(
+              fmt::format("--sample-only: {} is not a class-conditional model of chapter 06 (it "
+                          "has no p_uncond): train one first, without --sample-only",
+                          cfg.init));
+      }
+      auto save = [&](std::int64_t step) {
+        state.step = step;
+        state.meta["losses"] = tr.losses;
+        state.meta["beta"] = to_vector(tr.s.beta);
+        state.meta["started_from"] = tr.started_from;
+        state.meta["p_uncond"] = tr.p_uncond;
+        dm::nn::save_checkpoint(ckpt, state);
+      };
 
-    // grid.png: rows classes, columns w (the first sample of each class: the same noise along a row)
-    std::vector<cv::Mat> columns;
-    std::vector<std::string> captions;
-    for (std::size_t i = 0; i < sets.size(); ++i) {
-      std::vector<torch::Tensor> cells;
-      for (auto c : grid_classes) cells.push_back(sets[i][c < cfg.samples ? c : 0]);  // sample c asks for class c
-      columns.push_back(dm::make_grid(torch::stack(cells), 1, 2, 3));
-      captions.push_back(fmt::format("{} = {:g}", wname, cfg.w[i]));
-    }
-    dm::save_png(run.file("grid.png"), dm::labelled_strip(columns, captions));
-    // tradeoff.png: FID and recall against accuracy, one point per w
-    dm::Figure f1{"FID against class accuracy", "class accuracy", "FID"};
-    dm::Figure f2{"recall against class accuracy", "class accuracy", "recall"};
-    for (std::size_t i = 0; i < cfg.w.size(); ++i) {
-      const auto label = fmt::format("{} = {:g}", wname, cfg.w[i]);
-      f1.scatter({accs[i].value}, {reports[i].fid}, label, dm::Style::points(5, 1.0))
-          .errors({reports[i].fid_ci.lo}, {reports[i].fid_ci.hi});
-      f2.scatter({accs[i].value}, {reports[i].recall}, label, dm::Style::points(5, 1.0))
-          .errors({reports[i].recall_ci.lo}, {reports[i].recall_ci.hi});
-    }
-    dm::save_png(run.file("tradeoff.png"), dm::hstack({f1.render(), f2.render()}));
+      // CFG needs the unconditional model: refuse before anything is trained or sampled
+      const bool guides = std::any_of(cfg.w.begin(), cfg.w.end(), [&](double w) {
+        return convention == Convention::HoSalimansW ? w != 0 : w != 1;
+      });
+      if (guides && !train_only && tr.p_uncond <= 0)
+        throw dm::UserError(fmt::format(
+            "classifier-free guidance needs the unconditional model, and this one never saw 'no label' (trained with "
+            "p_uncond = 0 only): train with --p-uncond 0.1, or sweep only the conditional model (--w {})",
+            convention == Convention::HoSalimansW ? "0" : "1 --convention scale"));
 
+      // ---- train ----
+      dm::train::LoopResult trained{tr.step, false, 0};
+      if (!sample_only) {
+        const auto data = dm::load_fashion_mnist(flags.data_dir, dm::Split::Train);
+        fmt::print("data: {} training images with labels | p_uncond = {}\n", data.images.size(0), cfg.p_uncond);
+        dm::train::LoopOptions loop;
+        loop.steps = cfg.steps;
+        loop.ckpt_every = cfg.ckpt_every;
+        loop.stop_after = stop_after;
+        loop.nan_advice = fmt::format("lower --lr (now {}) or raise --warmup (now {})", cfg.lr, cfg.warmup);
+        trained = train(tr, data, cfg, device, loop, save);
+        if (trained.interrupted) return 130;
+        fmt::print("train wall time = {:.1f} s (to step {} of {} images)\n", trained.seconds, cfg.steps, cfg.batch);
+        if (!tr.losses.empty()) {
+          dm::train::plot_losses(tr.losses, run.file("loss.png"), "L_simple with label dropout", "loss (MSE of eps)");
+          const auto smooth = dm::train::smooth_centred(tr.losses);
+          fmt::print("loss: first = {:.4f}, last (centred mean) = {:.4f}\n", tr.losses.front(), smooth.back());
+        }
+        const auto here = std::max(trained.done, tr.step);  // steps of this model's chapter 06 training
+        const auto total = tr.started_from.value("step", std::int64_t{0}) + here;
+        dm::nn::save_model_file(run.file(dm::nn::kModelFileName), tr.ema, tr.ucfg,
+                                {{"step", total},
+                                 {"steps_here", here},
+                                 {"schedule", "linear"},
+                                 {"T", tr.s.T()},
+                                 {"beta", to_vector(tr.s.beta)},
+                                 {"weights", "ema"},
+                                 {"p_uncond", tr.p_uncond},
+                                 {"p_uncond_here", cfg.p_uncond},
+                                 {"started_from", tr.started_from},
+                                 {"track", dm::track()}});
+        fmt::print("wrote {} (the EMA weights)\n", run.file(dm::nn::kModelFileName).string());
+      }
+      if (!train_only) {
+        // ---- sweep: the same noise and labels at every w ----
+        const auto& evaluator = judge();
+        const auto y = balanced_labels(cfg.samples).to(device);
+        const auto x_T = torch::randn({cfg.samples, 1, 28, 28}, make_gen(flags.seed + 3)).to(device);
+        std::vector<torch::Tensor> sets;
+        nlohmann::json table = nlohmann::json::array();
+        const char* wname = convention == Convention::HoSalimansW ? "w" : "s";
+        fmt::print("\nsweep: {} images per {} (the same labels, balanced, and the same noise), DDIM {} steps (eta 0)\n",
+                   cfg.samples, wname, cfg.sample_steps);
+        std::vector<dm::eval::EvalReport> reports;
+        std::vector<Accuracy> accs;
+        std::vector<double> walls;
+        for (double w : cfg.w) {
+          const auto t0 = Clock::now();
+          std::vector<torch::Tensor> out;
+          for (std::int64_t done = 0; done < cfg.samples; done += cfg.sample_batch) {
+            const auto n = std::min(cfg.sample_batch, cfg.samples - done);
+            auto x = dm::nn::with_oom_advice("sampling", cfg.sample_batch, [&] {
+              return sample_guided(tr.ema, tr.s.alpha_bar, x_T.slice(0, done, done + n), y.slice(0, done, done + n), w,
+                                   convention, cfg);
+            });
+            out.push_back(x.clamp(-1, 1).cpu());
+          }
+          sets.push_back(torch::cat(out));
+          walls.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+          reports.push_back(evaluator.evaluate(sets.back()));
+          accs.push_back(class_accuracy(evaluator, sets.back(), y));
+          fmt::print("{} = {:g}: {} | class accuracy {:.3f} [{:.3f}, {:.3f}] ({:.0f} s)\n", wname, w,
+                     reports.back().summary(), accs.back().value, accs.back().lo, accs.back().hi, walls.back());
+        }
+        // ANCHOR: table
+        fmt::print("\n{:>5}  {:>21}  {:>24}  {:>17}  {:>17}  {:>21}  {:>5}  {:>22}\n", wname, "FID [95 %]",
+                   "KID [95 %]", "precision", "recall", "class accuracy", "conf.", "FID - FID(first) [95 %]");
+        for (std::size_t i = 0; i < cfg.w.size(); ++i) {
+          const auto& r = reports[i];
+          const auto& a = accs[i];
+          std::string diff = "-";
+          nlohmann::json d;
+          if (i > 0) {
+            const auto e = evaluator.fid_difference(sets[i], sets[0]);
+            diff = fmt::format("{:+.2f} [{:+.2f}, {:+.2f}]", e.value, e.ci.lo, e.ci.hi);
+            d = {{"value", e.value}, {"ci", {e.ci.lo, e.ci.hi}}};
+          }
+          fmt::print(
+              "{:>5g}  {:6.2f} [{:6.2f}, {:6.2f}]  {:.4f} [{:.4f}, {:.4f}]  {:.2f} [{:.2f}, {:.2f}]  "
+              "{:.2f} [{:.2f}, {:.2f}]  {:.3f} [{:.3f}, {:.3f}]  {:.2f}  {:>22}\n",
+              cfg.w[i], r.fid, r.fid_ci.lo, r.fid_ci.hi, r.kid, r.kid_ci.lo, r.kid_ci.hi, r.precision,
+              r.precision_ci.lo, r.precision_ci.hi, r.recall, r.recall_ci.lo, r.recall_ci.hi, a.value, a.lo, a.hi,
+              a.confidence, diff);
+          table.push_back({{"strength", cfg.w[i]},
+                           {"w", convention == Convention::HoSalimansW ? cfg.w[i] : cfg.w[i] - 1},
+                           {"eval", r.to_json()},
+                           {"accuracy", a.value},
+                           {"accuracy_ci", {a.lo, a.hi}},
+                           {"mean_confidence", a.confidence},
+                           {"fid_minus_first", d},
+                           {"wall_s", walls[i]}});
+        }
+        fmt::print(
+            "(n = {} per row; FID floor at this n: {:.2f} [{:.2f}, {:.2f}]; accuracy: the course's evaluation "
+            "classifier, {:.1f} % on the test set, agrees with the label asked for; a difference whose interval "
+            "holds 0 is not one)\n",
+            cfg.samples, reports[0].fid_floor, reports[0].fid_floor_ci.lo, reports[0].fid_floor_ci.hi,
+            100 * evaluator.classifier_accuracy());
+        // ANCHOR_END: table
+
+        // grid.png: rows classes, columns w (the first sample of each class: the same noise along a row)
+        std::vector<cv::Mat> columns;
+        std::vector<std::string> captions;
+        for (std::size_t i = 0; i < sets.size(); ++i) {
+          std::vector<torch::Tensor> cells;
+          for (auto c : grid_classes) cells.push_back(sets[i][c < cfg.samples ? c : 0]);  // sample c asks for class c
+          columns.push_back(dm::make_grid(torch::stack(cells), 1, 2, 3));
+          captions.push_back(fmt::format("{} = {:g}", wname, cfg.w[i]));
+        }
+        dm::save_png(run.file("grid.png"), dm::labelled_strip(columns, captions));
+        // tradeoff.png: FID and recall against accuracy, one point per w
+        dm::Figure f1{"FID against class accuracy", "class accuracy", "FID"};
+        dm::Figure f2{"recall against class accuracy", "class accuracy", "recall"};
+        for (std::size_t i = 0; i < cfg.w.size(); ++i) {
+          const auto label = fmt::format("{} = {:g}", wname, cfg.w[i]);
+          f1.scatter({accs[i].value}, {reports[i].fid}, label, dm::Style::points(5, 1.0))
+              .errors({reports[i].fid_ci.lo}, {reports[i].fid_ci.hi});
+          f2.scatter({accs[i].value}, {reports[i].recall}, label, dm::Style::points(5, 1.0))
+              .errors({reports[i].recall_ci.lo}, {reports[i].recall_ci.hi});
+        }
+        dm::save_png(run.file("tradeoff.png"), dm::hstack({f1.render(), f2.render()}));
+        m["sweep"] = {{"convention", cfg.convention},
+                      {"n", cfg.samples},
+                      {"ddim_steps", cfg.sample_steps},
+                      {"clip_x0", cfg.clip_x0},
+                      {"rows", table}};
+        cfg_points = ch06::tradeoff_points(table, fmt::format("CFG: {}", wname));
+        cfg_source = fmt::format("this run, n = {}", cfg.samples);
+      }  // !train_only
+      m["unet"] = tr.ucfg.to_json();
+      m["parameters"] = tr.model->num_parameters();
+      m["started_from"] = tr.started_from;
+      m["train"] = {{"steps", sample_only ? 0 : cfg.steps},
+                    {"batch", cfg.batch},
+                    {"lr", cfg.lr},
+                    {"p_uncond", tr.p_uncond},
+                    {"ema", cfg.ema},
+                    {"wall_s", trained.seconds}};
+    }  // cfg
+
+    // ---- classifier guidance of chapter 03's unconditional model ----
+    if (has("cg")) {
+      if (cfg_points.empty()) {  // no CFG sweep in this run: the reference run's, as recorded
+        const auto ref_json = dm::io::reference_path("06_guidance/model.json");
+        if (std::filesystem::exists(ref_json)) {
+          std::ifstream in(ref_json);
+          const auto j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+          if (j.is_object() && j.contains("sweep") && j["sweep"].contains("rows")) {
+            cfg_points = ch06::tradeoff_points(j["sweep"]["rows"], "CFG: w");
+            cfg_source = fmt::format("the reference run, n = {}", j["sweep"].value("n", 0));
+          }
+        }
+      }
+      ch06::SweepSettings sw;
+      sw.samples = cfg.samples;
+      sw.sample_batch = cfg.sample_batch;
+      sw.sample_steps = cfg.sample_steps;
+      sw.clip_x0 = cfg.clip_x0;
+      sw.grid_classes = grid_classes;
+      if (train_only) cg.scales.clear(), cg.samplers.clear();
+      bool interrupted = false;
+      m["classifier_guidance"] = ch06::run_classifier_guidance(cg, sw, flags, device, judge(), run, stop_after,
+                                                               cfg_points, cfg_source, interrupted);
+      if (interrupted) return 130;
+    }
     m["device"] = device.str();
     m["track"] = dm::track();
     m["quick"] = flags.quick;
-    m["unet"] = tr.ucfg.to_json();
-    m["parameters"] = tr.model->num_parameters();
-    m["started_from"] = tr.started_from;
-    m["train"] = {{"steps", sample_only ? 0 : cfg.steps},
-                  {"batch", cfg.batch},
-                  {"lr", cfg.lr},
-                  {"p_uncond", tr.p_uncond},
-                  {"ema", cfg.ema},
-                  {"wall_s", trained.seconds}};
-    m["sweep"] = {{"convention", cfg.convention},
-                  {"n", cfg.samples},
-                  {"ddim_steps", cfg.sample_steps},
-                  {"clip_x0", cfg.clip_x0},
-                  {"rows", table}};
+    m["parts"] = parts;
     m["threads"] = torch::get_num_threads();
     m["wall_s"] = std::chrono::duration<double>(Clock::now() - t_start).count();
     run.save_metrics();

@@ -6,6 +6,8 @@
 //   06.4 cfg_loss                   Ho & Salimans' Algorithm 1: L_simple with the label dropped at random
 //   06.5 classifier_guided_eps /    Bayes' rule in eps units: the shift a classifier's gradient makes, and
 //        implicit_classifier_grad   the classifier gradient that a conditional/unconditional pair implies
+//   06.6 classifier_loss            the noise-aware classifier's objective: its cross-entropy on noised images
+//   06.7 classifier_log_prob_grad   grad_x log p_phi(y | x_t, t) of a classifier network, by autograd
 //
 // Indices as in chapters 02 and 03: t = 0..T-1, alpha_bar[t] the fraction of the data's variance left in
 // x_t. A network predicts eps (the noise in x_t), as in chapter 03. Labels are int64 ids: 0..K-1 for the K
@@ -148,5 +150,49 @@ torch::Tensor classifier_guided_eps(const torch::Tensor& eps, const torch::Tenso
 //   returns                [B, ...] grad_x log p(y | x_t)
 torch::Tensor implicit_classifier_grad(const torch::Tensor& eps_cond, const torch::Tensor& eps_uncond,
                                        double alpha_bar_t);
+
+// ---- 06.6 the noise-aware classifier: its training objective ----------------------------------------------
+//
+// Classifier guidance asks a classifier for grad log p(y | x_t) at every step of the reverse process, so the
+// classifier must read noised images at every level: p_phi(y | x_t, t), trained on x_t drawn from q(x_t | x_0)
+// with the timestep as an input (Dhariwal & Nichol 2021, section 4; lesson 06, "8. A classifier that reads
+// noise"). The course's evaluation classifier, trained on clean images only, would be guessing there.
+
+// A classifier network: the class scores (logits, before softmax) of x_t at timestep t.
+//   x_t [B, ...] float, t [B] int64  ->  [B, K] float
+using ClassifierFn = std::function<torch::Tensor(const torch::Tensor& x_t, const torch::Tensor& t)>;
+
+// The parts classifier_loss is made of: the program passes the course's noise-aware classifier and your
+// chapter-02 q_sample (02.3); a test passes recording fakes.
+struct ClassifierLossParts {
+  ClassifierFn classifier;
+  std::function<torch::Tensor(const Schedule& s, const torch::Tensor& x0, const torch::Tensor& t,
+                              const torch::Tensor& eps)>
+      q_sample;  // 02.3
+};
+
+// The loss of one minibatch of the noise-aware classifier: its cross-entropy, averaged over the batch, on the
+// images x0 noised to timestep t by the noise eps (each image its own t and eps), against their labels. The
+// caller (chapter 03's train_step, 03.6) draws t and eps and does the rest of the step, as for 06.4.
+//   parts   as above
+//   s       the schedule;  x0 [B, ...] the clean images;  y [B] int64 their labels in 0..K-1
+//   t       [B] int64 timesteps in 0..T-1;  eps [B, ...] the noise, x0's shape
+//   returns a scalar tensor, the mean negative log-likelihood in nats (with its autograd graph)
+torch::Tensor classifier_loss(const ClassifierLossParts& parts, const Schedule& s, const torch::Tensor& x0,
+                              const torch::Tensor& y, const torch::Tensor& t, const torch::Tensor& eps);
+
+// ---- 06.7 the classifier's gradient, by autograd --------------------------------------------------------
+
+// grad_x log p_phi(y | x_t, t) for each sample of the batch: what 06.5's classifier_guided_eps adds to a
+// network's eps at every step of guided sampling (lesson 06, "9. Guided sampling of the unconditional
+// model"). The samplers of chapters 03 and 05 run without autograd (NoGradGuard); this function must work
+// inside them.
+//   classifier   logits of x_t at t (06.6's ClassifierFn): [B, ...] -> [B, K]
+//   x_t          [B, ...] float, the current samples (not modified, and left as the caller gave it)
+//   t            [B] int64;  y [B] int64 the classes asked for, in 0..K-1
+//   returns      [B, ...] x_t's shape and dtype: row b is the gradient of log p_phi(y[b] | x_t[b], t[b]) with
+//                respect to x_t[b] alone, a plain tensor (no autograd history)
+torch::Tensor classifier_log_prob_grad(const ClassifierFn& classifier, const torch::Tensor& x_t, const torch::Tensor& t,
+                                       const torch::Tensor& y);
 
 }  // namespace dm::ch06

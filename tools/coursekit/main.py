@@ -314,6 +314,8 @@ def cmd_train_reference(m: Manifest, a) -> int:
         return 2
     if not a.no_setup:
         setup.ensure(quiet=True)
+    if a.classifier:
+        return reference.classifier(ch.id, ch.dir, a.preset, a.threads)
     return reference.run(ch.id, ch.dir, a.preset, a.threads, a.minutes, a.export_only)
 
 
@@ -375,6 +377,9 @@ def main(argv: list[str]) -> int:
                                                  "to continue)")
     p.add_argument("--export-only", action="store_true",
                    help="train nothing: export and evaluate the checkpoint there is")
+    p.add_argument("--classifier", action="store_true",
+                   help="chapter 06: the noise-aware classifier of classifier guidance and its sweep of chapter 03's "
+                        "reference model (reference/06_guidance/classifier.dmt, cg_eval.txt)")
     p.add_argument("--no-setup", action="store_true")
     p = add("test", cmd_test, "setup, build, run every test and gate (what CI runs)")
     p.add_argument("--no-setup", action="store_true")

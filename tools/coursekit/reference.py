@@ -41,6 +41,17 @@ EVALS: dict[str, list[str]] = {
 }
 FIGURES = {"03": ("samples.png", "nearest.png"), "06": ("grid.png", "tradeoff.png", "toy_guidance.png")}
 
+# Chapter 06's second reference: the noise-aware classifier of classifier guidance, trained from scratch, and
+# its sweep of chapter 03's reference model (`./course train-reference 06 --classifier`).
+CLASSIFIER_RECIPES: dict[str, list[str]] = {
+    "06": ["--parts", "cg", "--classifier-steps", "8000", "--classifier-batch", "128", "--classifier-lr", "1e-3",
+           "--classifier-warmup", "100", "--cg-scales", "0,1,2,4,8,16", "--cg-samplers", "ddim,ddpm",
+           "--cg-ddpm-steps", "100", "--cg-accuracy-images", "2000", "--samples", "500", "--sample-batch", "250",
+           "--sample-steps", "50"],
+}
+CLASSIFIER_FIGURES = ("classifier_loss.png", "classifier_accuracy.png", "cg_grid_ddim.png", "cg_grid_ddpm.png",
+                      "cg_tradeoff.png")
+
 # Chapters that train nothing: their reference run is their table on an earlier chapter's reference
 # model (reference/03_ddpm/model.dmt, passed as --ckpt and checked against its recorded sha256).
 TABLES: dict[str, list[str]] = {
@@ -245,4 +256,50 @@ def table(chapter_id: str, chapter_dir: str, preset: str, threads: int, model: P
                                                                   "samples_by_steps.png") if (out_dir / n).is_file()}}
     (out_dir / "table.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
     print(f"train-reference: wrote {out_dir.relative_to(ROOT)}/table.txt and table.json ({wall / 60:.1f} min)")
+    return 0
+
+
+def classifier(chapter_id: str, chapter_dir: str, preset: str, threads: int) -> int:
+    """Chapter 06's noise-aware classifier, trained from scratch in one run with its classifier-guidance sweep
+    of chapter 03's reference model -> reference/06_guidance/classifier.dmt with classifier.json (the command,
+    commit, machine, wall time, the sweep), cg_eval.txt (the program's output) and the figures. No resume: the
+    run is about half an hour at 2 threads; an interrupted one stores nothing."""
+    if chapter_id not in CLASSIFIER_RECIPES:
+        print(f"train-reference --classifier: only chapter 06 has one (not {chapter_id})")
+        return 2
+    if B.build(preset, [f"ch{chapter_id}_solutions"]).returncode != 0:
+        return 1
+    work = ROOT / "runs" / "reference-classifier"
+    cmd = [str(B.bin_dir(preset) / "solutions" / chapter_dir), *CLASSIFIER_RECIPES[chapter_id],
+           "--threads", str(threads), "--out", str(work), "--seed", "0"]
+    print("+ " + " ".join(cmd), flush=True)
+    t0 = time.monotonic()
+    rc, lines = run_shown(cmd)
+    if rc != 0:
+        print(f"train-reference --classifier: {chapter_dir} failed (exit {rc}); nothing stored")
+        return rc
+    wall = time.monotonic() - t0
+    run_dir = work / chapter_dir
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    out_dir = provenance.REFERENCE / chapter_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    artefact = out_dir / "classifier.dmt"
+    (run_dir / "classifier.dmt").replace(artefact)
+    shown = ["bin/solutions/" + chapter_dir, *[a.replace(str(ROOT) + "/", "") for a in cmd[1:]]]
+    (out_dir / "cg_eval.txt").write_text(("$ " + " ".join(shown) + "\n" + "".join(lines))
+                                         .replace(str(ROOT) + "/", ""))
+    for fig in CLASSIFIER_FIGURES:
+        if (run_dir / fig).is_file():
+            (out_dir / fig).write_bytes((run_dir / fig).read_bytes())
+    cg = metrics.get("classifier_guidance", {})
+    rec = provenance.write(artefact, ["./course", "train-reference", chapter_id, "--classifier", "--threads",
+                                      str(threads)], wall,
+                           {"program": shown, "threads": threads, "classifier": cg.get("classifier", {}),
+                            "accuracy_against_t": cg.get("accuracy_against_t", {}), "sweeps": cg.get("sweeps", {}),
+                            "guided_model": "reference/03_ddpm/model.dmt"})
+    print(f"train-reference --classifier: {artefact.relative_to(ROOT)}, {rec['bytes']} bytes, sha256 "
+          f"{rec['sha256'][:12]}..., {wall:.0f} s")
+    for name, sweep in rec["sweeps"].items():
+        print(f"  {name}: " + "; ".join(f"s = {r['scale']:g} FID {r['eval']['fid']:.2f}, accuracy {r['accuracy']:.3f}"
+                                        for r in sweep["rows"]))
     return 0
