@@ -323,6 +323,14 @@ nlohmann::json run_classifier_guidance(const CgConfig& cfg, const SweepSettings&
                                                : fmt::format("DDPM {} respaced steps", cfg.ddpm_steps);
     fmt::print("\nclassifier guidance, {}: {} images per s (the same labels, balanced, and the same noise)\n",
                steps_label, sw.samples);
+    if (sampler == "ddpm") {  // the eps shift moves DDPM's mean by s beta_k / sqrt(alpha_k) grad: Algorithm 1's
+      // s Sigma grad (Sigma = beta_k) times 1 / sqrt(alpha_k), largest at the noisiest step
+      auto worst = [](const torch::Tensor& alpha) { return alpha.rsqrt().max().item<double>(); };
+      fmt::print(
+          "  (the eps shift moves the mean by s beta_t / sqrt(alpha_t) times the gradient: Dhariwal & Nichol's "
+          "mean shift s beta_t grad, times at most {:.3f} on these {} steps, {:.3f} on all {})\n",
+          worst(dm::ch03::respace(s, cfg.ddpm_steps).schedule.alpha), cfg.ddpm_steps, worst(s.alpha), s.T());
+    }
     std::vector<Row> rows;
     for (double scale : cfg.scales) {
       const auto t0 = Clock::now();

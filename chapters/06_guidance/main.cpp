@@ -13,6 +13,10 @@
 //   sweep     classifier-free guidance at each w (your 06.3 in your DDIM sampler): the same noise and
 //             labels for every w; FID, KID, precision and recall with their intervals, the class accuracy
 //             that the course's evaluation classifier gives, and FID's paired difference against w = 0
+//   cg        classifier guidance of chapter 03's unconditional model (classifier_guidance.cpp): a
+//             noise-aware classifier trained with your 06.6, its gradient by your 06.7 in eps units by your
+//             06.5, inside your DDIM (05.3) and DDPM (03.7) samplers; judged by the evaluation classifier
+// --parts picks them (default: all three; the sweep of the cfg part is called sweep below).
 // Writes
 //   runs/06_guidance/toy_guidance.png  toy samples of one class at each classifier-guidance scale
 //   runs/06_guidance/loss.png          the training loss
@@ -20,10 +24,13 @@
 //   runs/06_guidance/tradeoff.png      FID and recall against class accuracy, one point per w
 //   runs/06_guidance/model.dmt         the EMA weights (a course tensor file, with p_uncond)
 //   runs/06_guidance/ckpt.pt           the checkpoint: --resume
-//   runs/06_guidance/metrics.json      hyperparameters, the toy, the sweep table, wall times
+//   runs/06_guidance/metrics.json      hyperparameters, the toy, both sweeps' tables, wall times
+//   runs/06_guidance/classifier.dmt, classifier_accuracy.png, cg_grid_ddim.png, cg_grid_ddpm.png, cg_tradeoff.png
+//                                      the cg part (classifier_guidance.cpp says what each is)
 //
 //   build/default/bin/solutions/06_guidance --quick
-//   build/default/bin/solutions/06_guidance --sample-only --w 0,1,3   (sweep the course's reference model)
+//   build/default/bin/solutions/06_guidance --sample-only --parts cfg --w 0,1,3   (the conditional reference model)
+//   build/default/bin/solutions/06_guidance --sample-only --parts cg --cg-scales 0,4  (the reference classifier)
 #include <fmt/core.h>
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
@@ -362,7 +369,8 @@ int main(int argc, char** argv) {
   auto* resume_opt = app.add_flag("--resume", resume, "continue from the checkpoint (runs/06_guidance/ckpt.pt)");
   resume_opt->excludes(set_by_user["init"]);  // the checkpoint holds its own weights
   app.add_flag("--sample-only", sample_only,
-               "train nothing: sweep the --init model (default: the course's conditional reference model)")
+               "train nothing: sweep the --init model (default: the course's conditional reference model) and "
+               "guide with the --classifier as it is (default: the course's reference classifier)")
       ->excludes(resume_opt);
   app.add_flag("--train-only", train_only, "stop after training (no sweep)");
   app.add_option("--ckpt", ckpt_flag, "checkpoint path (default: <out>/06_guidance/ckpt.pt)");
@@ -450,6 +458,8 @@ int main(int argc, char** argv) {
       fmt::print("starting from the course's reference model {} (reference/README.md)\n", cfg.init);
     }
 
+    if (resume && !has("cfg"))
+      throw dm::UsageError("--resume continues the conditional U-Net's training: add cfg to --parts");
     if (has("cg")) {  // classifier guidance: chapter 03's model, and a noise-aware classifier to start from
       if (cg.unconditional.empty()) {
         const auto ref = dm::io::reference_path("03_ddpm/model.dmt");

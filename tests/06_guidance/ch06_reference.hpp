@@ -3,11 +3,14 @@
 //   - a 2-D Gaussian mixture whose classes, conditional and unconditional eps and classifier are exact
 //     (the truth of 06.5: the score identity of Bayes' rule is never used to compute it, each side comes from
 //     its own density, the classifier's gradient from finite differences of its posterior);
-//   - recording fakes of a conditional network and of the parts 06.3 and 06.4 are made of.
+//   - recording fakes of a conditional network and of the parts 06.3 and 06.4 are made of;
+//   - 06.6's cross-entropy written out by loops, and a linear classifier whose gradient of log p(y | x)
+//     (06.7) has a closed form.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -59,11 +62,15 @@ struct Mixture {
     auto m = mu.index_select(0, y) * std::sqrt(ab);
     return -(x - m) / var(ab).index_select(0, y).unsqueeze(1);
   }
-  // log p(k | x) at level ab: [n, K] (log_softmax: no underflow to -inf far from a class)
-  torch::Tensor log_posterior(const torch::Tensor& x, double ab) const {
+  // log pi_k N_k(x) at level ab, the log joint of class and point: [n, K] (differentiable in x)
+  torch::Tensor log_joint(const torch::Tensor& x, double ab) const {
     auto v = var(ab);
     auto d2 = (x.unsqueeze(1) - (mu * std::sqrt(ab)).unsqueeze(0)).pow(2).sum(-1);  // [n, K]
-    return torch::log_softmax(pi.log() - d2 / (2 * v) - (2 * M_PI * v).log(), 1);
+    return pi.log() - d2 / (2 * v) - (2 * M_PI * v).log();
+  }
+  // log p(k | x) at level ab: [n, K] (log_softmax: no underflow to -inf far from a class)
+  torch::Tensor log_posterior(const torch::Tensor& x, double ab) const {
+    return torch::log_softmax(log_joint(x, ab), 1);
   }
   // responsibilities p(k | x) at level ab: [n, K]
   torch::Tensor posterior(const torch::Tensor& x, double ab) const { return log_posterior(x, ab).exp(); }
@@ -139,5 +146,50 @@ inline GuidanceParts reference_parts() {
   };
   return p;
 }
+
+// ---- 06.6 and 06.7: the cross-entropy and the classifier's gradient, written out -----------------------
+
+// The mean over the batch of log sum_k exp(l[b][k]) - l[b][y[b]], by loops in double (no log_softmax):
+// logits [B, K], labels y [B] int64.
+inline double mean_nll(const torch::Tensor& logits, const torch::Tensor& y) {
+  auto l = logits.detach().to(torch::kFloat64).cpu().contiguous();
+  auto yy = y.to(torch::kLong).cpu().contiguous();
+  auto a = l.accessor<double, 2>();
+  auto ya = yy.accessor<std::int64_t, 1>();
+  const auto B = l.size(0), K = l.size(1);
+  double total = 0;
+  for (std::int64_t b = 0; b < B; ++b) {
+    double m = a[b][0];
+    for (std::int64_t k = 1; k < K; ++k) m = std::max(m, a[b][k]);
+    double z = 0;
+    for (std::int64_t k = 0; k < K; ++k) z += std::exp(a[b][k] - m);
+    total += m + std::log(z) - a[b][ya[b]];
+  }
+  return total / double(B);
+}
+
+// A linear classifier on images: logits = W x + b + c t v (x flattened to D; the t term moves the posterior,
+// not the logits' gradient in x), computed in x's dtype.
+struct LinearClassifier {
+  torch::Tensor W, bias, v;  // [K, D], [K], [K] float64
+  double c = 0.002;
+  torch::Tensor operator()(const torch::Tensor& x, const torch::Tensor& t) const {
+    const auto dt = x.scalar_type();
+    return x.flatten(1).matmul(W.to(dt).t()) + bias.to(dt) + c * t.to(dt).unsqueeze(1) * v.to(dt);
+  }
+  ClassifierFn fn() const {
+    return [self = *this](const torch::Tensor& x, const torch::Tensor& t) { return self(x, t); };
+  }
+  // p(k | x_b, t_b) in float64: [B, K]
+  torch::Tensor probs(const torch::Tensor& x, const torch::Tensor& t) const {
+    auto l = (*this)(x.detach().to(torch::kFloat64), t);
+    auto e = (l - std::get<0>(l.max(1, true))).exp();
+    return e / e.sum(1, true);
+  }
+  // grad_x log p(y_b | x_b, t_b) = W_{y_b} - sum_k p_bk W_k, in x's shape, float64
+  torch::Tensor grad_log_p(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) const {
+    return (W.index_select(0, y) - probs(x, t).matmul(W)).view(x.sizes());
+  }
+};
 
 }  // namespace dm::ch06::test

@@ -4,11 +4,14 @@
 // the fixed inputs of the other tests do not pass. Each truth is computed here, not by another exercise:
 // label dropout and the two conventions written out (06.1, 06.2), the guided prediction over the
 // recording fake network with right parts (06.3, none of 06.1's or 06.2's code runs), the loss over
-// recording parts (06.4), and the exact mixture's eps and classifier (06.5).
+// recording parts (06.4), the exact mixture's eps and classifier (06.5), the cross-entropy of a linear
+// classifier on images noised by a q_sample written out here, by loops (06.6; chapter 02's code does not
+// run), and that classifier's gradient of log p(y | x_t) in closed form, W_y - sum_k p_k W_k (06.7).
 // Failures name the seed; reproduce them with `./course grade --seed N`.
 // Run: DM_GRADE_SEED=7 build/default/bin/test_06_exercises --gtest_filter='*AtTheGradersSeed'
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "06_guidance/guidance.hpp"
@@ -108,4 +111,45 @@ TEST(ClassifierGuidance, MatchesTheMixtureAtTheGradersSeed) {
       << "alpha_bar_t = " << ab << seed_note();
   EXPECT_TRUE(tensors_close("implicit classifier gradient", implicit_classifier_grad(ec, eu, ab), g, 1e-6, 1e-5))
       << "alpha_bar_t = " << ab << seed_note();
+}
+
+TEST(ClassifierLoss, IsTheCrossEntropyOnNoisedImagesAtTheGradersSeed) {
+  const std::int64_t B = 10;
+  const auto K = seeded_steps(1, 2, 12, 6601)[0].item<std::int64_t>();
+  auto x0 = seeded_normal({B, 1, 2, 2}, 6602), eps = seeded_normal({B, 1, 2, 2}, 6603);
+  auto y = seeded_steps(B, 0, K - 1, 6604);
+  auto t = seeded_steps(B, 0, 999, 6605);
+  auto W = seeded_normal({K, 4}, 6606), v = seeded_normal({K}, 6607);
+  const double beta = seeded_scalar(6608, 0.002, 0.02);
+  Schedule s;
+  s.beta = torch::full({1000}, beta, torch::kFloat64);
+  s.alpha = 1 - s.beta;
+  s.alpha_bar = torch::cumprod(s.alpha, 0);
+  auto q = [](const Schedule& sc, const torch::Tensor& a, const torch::Tensor& tt, const torch::Tensor& e) {
+    auto ab = sc.alpha_bar.index_select(0, tt).to(a.scalar_type()).view({-1, 1, 1, 1});
+    return ab.sqrt() * a + (1 - ab).sqrt() * e;
+  };
+  auto logits = [&](const torch::Tensor& x, const torch::Tensor& tt) {
+    return x.flatten(1).matmul(W.t()) + 0.003 * tt.to(x.scalar_type()).unsqueeze(1) * v;
+  };
+  ClassifierLossParts parts;
+  parts.q_sample = q;
+  parts.classifier = logits;
+  auto got = classifier_loss(parts, s, x0, y, t, eps);
+  ASSERT_EQ(got.numel(), 1) << "a scalar" << seed_note();
+  const double want = t6::mean_nll(logits(q(s, x0, t, eps), t), y);
+  EXPECT_NEAR(got.item<double>(), want, 1e-5 * std::max(1.0, want)) << "K = " << K << seed_note();
+}
+
+TEST(ClassifierGrad, IsTheLogPosteriorGradientAtTheGradersSeed) {
+  const std::int64_t B = 9;
+  const auto K = seeded_steps(1, 2, 12, 6701)[0].item<std::int64_t>();
+  t6::LinearClassifier c{seeded_normal({K, 6}, 6702).to(torch::kFloat64), seeded_normal({K}, 6703).to(torch::kFloat64),
+                         seeded_normal({K}, 6704).to(torch::kFloat64), seeded_scalar(6705, 0.0005, 0.003)};
+  auto x = seeded_normal({B, 1, 2, 3}, 6706).to(torch::kFloat64) * seeded_scalar(6707, 0.5, 2.0);
+  auto t = seeded_steps(B, 0, 999, 6708);
+  auto y = seeded_steps(B, 0, K - 1, 6709);
+  EXPECT_TRUE(tensors_close("grad_x log p(y | x_t, t)", classifier_log_prob_grad(c.fn(), x, t, y),
+                            c.grad_log_p(x, t, y), 1e-9, 1e-7))
+      << "K = " << K << seed_note();
 }

@@ -29,8 +29,9 @@ RECIPES: dict[str, list[str]] = {
            "--lr", "1e-3", "--warmup", "200", "--ema", "0.999", "--ckpt-every", "250", "--video-every", "1000",
            "--sample-steps", "50"],
     # chapter 06 fine-tunes chapter 03's reference model into a class-conditional one (the label
-    # embedding starts at zero: at step 0 it is the unconditional model for every label)
-    "06": ["--init", "reference/03_ddpm/model.dmt", "--p-uncond", "0.1", "--steps", "2500", "--batch", "64",
+    # embedding starts at zero: at step 0 it is the unconditional model for every label); its classifier
+    # guidance part has a reference of its own (CLASSIFIER_RECIPES below)
+    "06": ["--parts", "toy,cfg", "--init", "reference/03_ddpm/model.dmt", "--p-uncond", "0.1", "--steps", "2500", "--batch", "64",
            "--lr", "5e-4", "--warmup", "100", "--ema", "0.999", "--ckpt-every", "250", "--sample-steps", "50"],
 }
 # The evaluation of each reference model, from its exported weights (with the recipe's sampling steps):
