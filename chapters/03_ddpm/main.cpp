@@ -199,13 +199,8 @@ torch::Tensor sample(dm::nn::UNet& model, const dm::ch03::Respaced& r, const tor
 // ANCHOR: evaluate
 // The samples against the test set, in the course classifier's feature space; FID through 03.5.
 dm::eval::EvalOptions eval_options(const dm::CommonFlags& flags, const torch::Device& device) {
-  dm::eval::EvalOptions eo;
-  eo.cache_dir = std::filesystem::path(flags.out_root) / "cache";
-  eo.data_dir = flags.data_dir;
-  eo.device = device;
-  eo.quick = flags.quick;
-  eo.frechet = dm::ch03::frechet_distance;  // 03.5
-  return eo;
+  return dm::eval::chapter_eval_options(flags.out_root, flags.data_dir, device, flags.quick,
+                                        dm::ch03::frechet_distance);  // 03.5
 }
 
 dm::eval::EvalReport evaluate(const torch::Tensor& samples, const dm::CommonFlags& flags, const torch::Device& device) {

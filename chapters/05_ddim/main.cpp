@@ -337,13 +337,8 @@ struct Fids {
 Fids fid_vs_steps(const Ddim& ddim, const Config& cfg, const std::vector<std::int64_t>& steps,
                   const std::vector<double>& etas, std::int64_t T, const dm::CommonFlags& flags,
                   const torch::Device& device, nlohmann::json& metrics) {
-  dm::eval::EvalOptions eo;
-  eo.cache_dir = std::filesystem::path(flags.out_root) / "cache";
-  eo.data_dir = flags.data_dir;
-  eo.device = device;
-  eo.quick = flags.quick;
-  eo.frechet = dm::ch03::frechet_distance;
-  dm::eval::Evaluator evaluator(eo);
+  dm::eval::Evaluator evaluator(dm::eval::chapter_eval_options(flags.out_root, flags.data_dir, device, flags.quick,
+                                                               dm::ch03::frechet_distance));  // 03.5
   const double floor = evaluator.fid_floor(cfg.samples);
   const auto floor_ci = evaluator.fid_floor_interval(cfg.samples);
   fmt::print(

@@ -203,6 +203,7 @@ struct Row {
   double scale = 0;
   dm::eval::EvalReport report;
   Accuracy judge, guide;
+  Accuracy guide_minus_judge;  // the paired difference of the two accuracies
   double disagree = 0, guide_fooled = 0, wall = 0;
   torch::Tensor samples;
 };
@@ -334,19 +335,13 @@ nlohmann::json run_classifier_guidance(const CgConfig& cfg, const SweepSettings&
     std::vector<Row> rows;
     for (double scale : cfg.scales) {
       const auto t0 = Clock::now();
-      std::vector<torch::Tensor> parts;
-      for (std::int64_t done = 0; done < sw.samples; done += sw.sample_batch) {
-        const auto n = std::min(sw.sample_batch, sw.samples - done);
-        auto x = dm::nn::with_oom_advice("guided sampling", sw.sample_batch, [&] {
-          return sample_classifier_guided(sampler, model, clf, s, x_T.slice(0, done, done + n),
-                                          y.slice(0, done, done + n), scale, sw, cfg.ddpm_steps,
-                                          flags.seed + 5 + std::uint64_t(done));
-        });
-        parts.push_back(x.clamp(-1, 1).cpu());
-      }
       Row r;
       r.scale = scale;
-      r.samples = torch::cat(parts);
+      r.samples = sample_in_batches(sw.samples, sw.sample_batch, [&](std::int64_t start, std::int64_t n) {
+        return sample_classifier_guided(sampler, model, clf, s, x_T.slice(0, start, start + n),
+                                        y.slice(0, start, start + n), scale, sw, cfg.ddpm_steps,
+                                        flags.seed + 5 + std::uint64_t(start));
+      });
       r.wall = since(t0);
       r.report = ev.evaluate(r.samples);
       r.judge = class_accuracy(ev, r.samples, y);
@@ -358,15 +353,19 @@ nlohmann::json run_classifier_guidance(const CgConfig& cfg, const SweepSettings&
       const auto yc = y.cpu();
       r.guide = wilson((guide_says == yc).sum().item<double>(), double(sw.samples));
       r.disagree = (guide_says != judge_says).to(torch::kFloat64).mean().item<double>();
-      r.guide_fooled = ((guide_says == yc) & (judge_says != yc)).to(torch::kFloat64).mean().item<double>();
+      const double only_guide = ((guide_says == yc) & (judge_says != yc)).sum().item<double>();
+      const double only_judge = ((guide_says != yc) & (judge_says == yc)).sum().item<double>();
+      r.guide_fooled = only_guide / double(sw.samples);
+      r.guide_minus_judge = paired_difference(only_guide, only_judge, double(sw.samples));
       fmt::print("s = {:g}: {} | judge's accuracy {:.3f} [{:.3f}, {:.3f}] | guide's {:.3f} ({:.0f} s)\n", scale,
                  r.report.summary(), r.judge.value, r.judge.lo, r.judge.hi, r.guide.value, r.wall);
       rows.push_back(std::move(r));
     }
     // ANCHOR: cg_table
     fmt::print("\n{} | n = {} per row\n", steps_label, sw.samples);
-    fmt::print("{:>5}  {:>21}  {:>17}  {:>17}  {:>21}  {:>5}  {:>21}  {:>8}  {:>22}\n", "s", "FID [95 %]", "precision",
-               "recall", "accuracy (judge)", "conf.", "accuracy (guide)", "disagree", "FID - FID(first) [95 %]");
+    fmt::print("{:>5}  {:>21}  {:>17}  {:>17}  {:>21}  {:>5}  {:>21}  {:>24}  {:>8}  {:>22}\n", "s", "FID [95 %]",
+               "precision", "recall", "accuracy (judge)", "conf.", "accuracy (guide)", "guide - judge [95 %]",
+               "disagree", "FID - FID(first) [95 %]");
     nlohmann::json table = nlohmann::json::array();
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const auto& r = rows[i];
@@ -379,10 +378,11 @@ nlohmann::json run_classifier_guidance(const CgConfig& cfg, const SweepSettings&
       }
       fmt::print(
           "{:>5g}  {:6.2f} [{:6.2f}, {:6.2f}]  {:.2f} [{:.2f}, {:.2f}]  {:.2f} [{:.2f}, {:.2f}]  "
-          "{:.3f} [{:.3f}, {:.3f}]  {:.2f}  {:.3f} [{:.3f}, {:.3f}]  {:8.3f}  {:>22}\n",
+          "{:.3f} [{:.3f}, {:.3f}]  {:.2f}  {:.3f} [{:.3f}, {:.3f}]  {:+.3f} [{:+.3f}, {:+.3f}]  {:8.3f}  {:>22}\n",
           r.scale, r.report.fid, r.report.fid_ci.lo, r.report.fid_ci.hi, r.report.precision, r.report.precision_ci.lo,
           r.report.precision_ci.hi, r.report.recall, r.report.recall_ci.lo, r.report.recall_ci.hi, r.judge.value,
-          r.judge.lo, r.judge.hi, r.judge.confidence, r.guide.value, r.guide.lo, r.guide.hi, r.disagree, diff);
+          r.judge.lo, r.judge.hi, r.judge.confidence, r.guide.value, r.guide.lo, r.guide.hi, r.guide_minus_judge.value,
+          r.guide_minus_judge.lo, r.guide_minus_judge.hi, r.disagree, diff);
       table.push_back({{"scale", r.scale},
                        {"eval", r.report.to_json()},
                        {"accuracy", r.judge.value},
@@ -392,13 +392,16 @@ nlohmann::json run_classifier_guidance(const CgConfig& cfg, const SweepSettings&
                        {"guide_accuracy_ci", {r.guide.lo, r.guide.hi}},
                        {"disagreement", r.disagree},
                        {"guide_right_judge_not", r.guide_fooled},
+                       {"guide_minus_judge", r.guide_minus_judge.value},
+                       {"guide_minus_judge_ci", {r.guide_minus_judge.lo, r.guide_minus_judge.hi}},
                        {"fid_minus_first", d},
                        {"wall_s", r.wall}});
     }
     fmt::print(
         "(judge: the course's evaluation classifier, trained on clean images, {:.1f} % on the test set; guide: the "
-        "noise-aware classifier whose gradient steers, read at t = 0; disagree: the fraction of samples the two "
-        "put in different classes; a difference whose interval holds 0 is not one)\n",
+        "noise-aware classifier whose gradient steers, read at t = 0; guide - judge: their accuracies' difference on "
+        "these samples, paired; disagree: the fraction of samples the two put in different classes; a difference "
+        "whose interval holds 0 is not one)\n",
         100 * ev.classifier_accuracy());
     // ANCHOR_END: cg_table
     // the grid: rows classes, columns s

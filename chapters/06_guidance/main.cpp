@@ -498,13 +498,8 @@ int main(int argc, char** argv) {
     std::optional<dm::eval::Evaluator> evaluator_once;  // built once, for the first sweep
     auto judge = [&]() -> const dm::eval::Evaluator& {
       if (!evaluator_once) {
-        dm::eval::EvalOptions eo;
-        eo.cache_dir = std::filesystem::path(flags.out_root) / "cache";
-        eo.data_dir = flags.data_dir;
-        eo.device = device;
-        eo.quick = flags.quick;
-        eo.frechet = dm::ch03::frechet_distance;  // 03.5
-        evaluator_once.emplace(eo);
+        evaluator_once.emplace(dm::eval::chapter_eval_options(flags.out_root, flags.data_dir, device, flags.quick,
+                                                              dm::ch03::frechet_distance));  // 03.5
       }
       return *evaluator_once;
     };
@@ -621,16 +616,10 @@ int main(int argc, char** argv) {
         std::vector<double> walls;
         for (double w : cfg.w) {
           const auto t0 = Clock::now();
-          std::vector<torch::Tensor> out;
-          for (std::int64_t done = 0; done < cfg.samples; done += cfg.sample_batch) {
-            const auto n = std::min(cfg.sample_batch, cfg.samples - done);
-            auto x = dm::nn::with_oom_advice("sampling", cfg.sample_batch, [&] {
-              return sample_guided(tr.ema, tr.s.alpha_bar, x_T.slice(0, done, done + n), y.slice(0, done, done + n), w,
-                                   convention, cfg);
-            });
-            out.push_back(x.clamp(-1, 1).cpu());
-          }
-          sets.push_back(torch::cat(out));
+          sets.push_back(sample_in_batches(cfg.samples, cfg.sample_batch, [&](std::int64_t start, std::int64_t n) {
+            return sample_guided(tr.ema, tr.s.alpha_bar, x_T.slice(0, start, start + n), y.slice(0, start, start + n),
+                                 w, convention, cfg);
+          }));
           walls.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
           reports.push_back(evaluator.evaluate(sets.back()));
           accs.push_back(class_accuracy(evaluator, sets.back(), y));

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@
 #include "dm/data/fashion_mnist.hpp"
 #include "dm/errors.hpp"
 #include "dm/eval/evaluator.hpp"
+#include "dm/nn/oom.hpp"
 
 namespace ch06 {
 
@@ -53,12 +55,32 @@ inline Accuracy wilson(double k, double n) {
   return {ph, std::max(0.0, c - h), std::min(1.0, c + h), 0};
 }
 
+// The difference of two accuracies measured on the same n samples, (b - c) / n, where b samples are right
+// by the first classifier only and c by the second only, with its 95 % interval (the normal approximation
+// of the paired difference; the samples both get right or both get wrong cancel).
+inline Accuracy paired_difference(double b, double c, double n) {
+  const double d = (b - c) / n, sd = std::sqrt(std::max(0.0, b + c - (b - c) * (b - c) / n)) / n;
+  return {d, d - 1.96 * sd, d + 1.96 * sd, 0};
+}
+
 // The fraction of samples that the course's evaluation classifier puts in the class they were asked for.
 inline Accuracy class_accuracy(const dm::eval::Evaluator& ev, const torch::Tensor& samples, const torch::Tensor& y) {
   const auto p = ev.probabilities(samples);
   auto a = wilson((p.argmax(1) == y.cpu()).to(torch::kFloat64).sum().item<double>(), double(samples.size(0)));
   a.confidence = std::get<0>(p.max(1)).mean().item<double>();
   return a;
+}
+
+// A sweep's images: sample(start, n) for the rows [start, start + n) of [0, total), in batches of `batch`
+// (an out-of-memory error says to lower --sample-batch), clamped to [-1, 1] and gathered on the CPU.
+inline torch::Tensor sample_in_batches(std::int64_t total, std::int64_t batch,
+                                       const std::function<torch::Tensor(std::int64_t, std::int64_t)>& sample) {
+  std::vector<torch::Tensor> out;
+  for (std::int64_t start = 0; start < total; start += batch) {
+    const auto n = std::min(batch, total - start);
+    out.push_back(dm::nn::with_oom_advice("sampling", batch, [&] { return sample(start, n); }).clamp(-1, 1).cpu());
+  }
+  return torch::cat(out);
 }
 
 inline std::int64_t class_index(const std::string& name) {

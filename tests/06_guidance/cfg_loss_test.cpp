@@ -50,15 +50,6 @@ struct Recorder {
   }
 };
 
-Schedule tiny_schedule() {
-  auto beta = torch::linspace(1e-4, 0.02, 1000, torch::kFloat64);
-  Schedule s;
-  s.beta = beta;
-  s.alpha = 1 - beta;
-  s.alpha_bar = torch::cumprod(1 - beta, 0);
-  return s;
-}
-
 struct Batch {
   torch::Tensor x0 = fixed_normal({16, 1, 2, 2}, 641);
   torch::Tensor y = torch::arange(16, torch::kLong) % 10;
@@ -70,7 +61,7 @@ struct Batch {
 TEST(CfgLoss, TheNetworkSeesTheDroppedLabels) {
   Recorder r;
   Batch b;
-  const auto loss = cfg_loss(r.parts(), tiny_schedule(), b.x0, b.y, b.t, b.eps, 0.3, 10);
+  const auto loss = cfg_loss(r.parts(), t6::linear_schedule(), b.x0, b.y, b.t, b.eps, 0.3, 10);
   ASSERT_FALSE(r.net.labels_seen.empty()) << "the loss must call the network";
   ASSERT_TRUE(r.u.defined()) << "draw the batch's uniforms with parts.uniforms";
   if (r.uniform_sizes == std::vector<std::int64_t>{1})
@@ -88,7 +79,7 @@ TEST(CfgLoss, TheNetworkSeesTheDroppedLabels) {
 TEST(CfgLoss, DrawsOneUniformPerImageOncePerBatch) {
   Recorder r;
   Batch b;
-  cfg_loss(r.parts(), tiny_schedule(), b.x0, b.y, b.t, b.eps, 0.1, 10);
+  cfg_loss(r.parts(), t6::linear_schedule(), b.x0, b.y, b.t, b.eps, 0.1, 10);
   if (r.uniform_sizes.size() == 1 && r.uniform_sizes[0] == 1)
     ADD_FAILURE() << "likely mistake: one uniform for the whole batch drops all labels or none; draw one per image";
   ASSERT_EQ(r.uniform_sizes.size(), 1u) << "parts.uniforms is called once for the batch";
@@ -98,7 +89,7 @@ TEST(CfgLoss, DrawsOneUniformPerImageOncePerBatch) {
 TEST(CfgLoss, PassesPUncondAndTheNumberOfClasses) {
   Recorder r;
   Batch b;
-  cfg_loss(r.parts(), tiny_schedule(), b.x0, b.y, b.t, b.eps, 0.2, 13);
+  cfg_loss(r.parts(), t6::linear_schedule(), b.x0, b.y, b.t, b.eps, 0.2, 13);
   ASSERT_EQ(r.drop_args.size(), 1u) << "drop the labels once, with parts.drop_labels";
   if (std::abs(r.drop_args[0].first - 0.8) < 1e-12)
     ADD_FAILURE() << "likely mistake: 1 - p_uncond was passed: p_uncond is the probability of dropping";
@@ -109,7 +100,7 @@ TEST(CfgLoss, PassesPUncondAndTheNumberOfClasses) {
 TEST(CfgLoss, IsTheLossOfTheCallersDraws) {
   Recorder r;
   Batch b;
-  auto loss = cfg_loss(r.parts(), tiny_schedule(), b.x0, b.y, b.t, b.eps, 0.1, 10);
+  auto loss = cfg_loss(r.parts(), t6::linear_schedule(), b.x0, b.y, b.t, b.eps, 0.1, 10);
   ASSERT_EQ(r.loss_calls, 1) << "L_simple (parts.loss) once for the batch";
   EXPECT_TRUE(torch::equal(r.t_seen, b.t)) << "the caller's t reaches the loss unchanged (it has drawn them)";
   EXPECT_TRUE(torch::equal(r.eps_seen, b.eps)) << "the caller's eps reaches the loss unchanged";

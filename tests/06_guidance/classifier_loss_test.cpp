@@ -55,15 +55,6 @@ struct Recorder {
   }
 };
 
-Schedule tiny_schedule() {
-  auto beta = torch::linspace(1e-4, 0.02, 1000, torch::kFloat64);
-  Schedule s;
-  s.beta = beta;
-  s.alpha = 1 - beta;
-  s.alpha_bar = torch::cumprod(1 - beta, 0);
-  return s;
-}
-
 struct Batch {
   torch::Tensor x0 = fixed_normal({8, 1, 2, 2}, 692);
   torch::Tensor y = torch::tensor({3, 0, 4, 1, 1, 2, 0, 3}, torch::kLong);
@@ -121,7 +112,7 @@ std::vector<std::pair<std::string, torch::Tensor>> value_slips(const Recorder& r
 TEST(ClassifierLoss, TheClassifierSeesTheImagesNoisedByTheCallersDraws) {
   Recorder r;
   Batch b;
-  const auto s = tiny_schedule();
+  const auto s = t6::linear_schedule();
   classifier_loss(r.parts(), s, b.x0, b.y, b.t, b.eps);
   ASSERT_EQ(r.clf_calls, 1) << "call parts.classifier once, on the whole batch";
   const auto want = Recorder::noised(b.x0, b.t, b.eps);
@@ -153,7 +144,7 @@ TEST(ClassifierLoss, TheClassifierSeesTheImagesNoisedByTheCallersDraws) {
 TEST(ClassifierLoss, IsTheMeanNegativeLogLikelihoodOfTheLabels) {
   Recorder r;
   Batch b;
-  const auto loss = classifier_loss(r.parts(), tiny_schedule(), b.x0, b.y, b.t, b.eps);
+  const auto loss = classifier_loss(r.parts(), t6::linear_schedule(), b.x0, b.y, b.t, b.eps);
   if (loss.dim() == 1 && loss.size(0) == b.y.size(0))
     ADD_FAILURE() << "likely mistake: the loss of each image was returned ([B]), not their mean over the batch";
   ASSERT_EQ(loss.dim(), 0) << "a scalar tensor";
@@ -173,7 +164,7 @@ TEST(ClassifierLoss, IsLogKForAClassifierThatCannotTell) {
   p.classifier = [&](const torch::Tensor& x, const torch::Tensor&) {
     return torch::zeros({x.size(0), K}, x.options()) * w;  // the same score for every class
   };
-  const auto loss = classifier_loss(p, tiny_schedule(), b.x0, b.y, b.t, b.eps);
+  const auto loss = classifier_loss(p, t6::linear_schedule(), b.x0, b.y, b.t, b.eps);
   ASSERT_EQ(loss.numel(), 1) << "a scalar";
   const double got = loss.item<double>(), B = double(b.y.size(0));
   if (std::abs(got - B * std::log(double(K))) < 1e-4)
@@ -188,7 +179,7 @@ TEST(ClassifierLoss, IsLogKForAClassifierThatCannotTell) {
 TEST(ClassifierLoss, KeepsItsGraphForTheClassifiersParameters) {
   Recorder r;
   Batch b;
-  auto loss = classifier_loss(r.parts(), tiny_schedule(), b.x0, b.y, b.t, b.eps);
+  auto loss = classifier_loss(r.parts(), t6::linear_schedule(), b.x0, b.y, b.t, b.eps);
   ASSERT_EQ(loss.numel(), 1) << "a scalar";
   ASSERT_TRUE(loss.requires_grad()) << "the loss keeps its graph (do not detach it or take .item()): the "
                                        "training step backpropagates through it into the classifier";

@@ -183,6 +183,17 @@ struct Evaluator::Impl {
   }
 };
 
+EvalOptions chapter_eval_options(const std::filesystem::path& out_root, const std::filesystem::path& data_dir,
+                                 torch::Device device, bool quick, FrechetFn frechet) {
+  EvalOptions eo;
+  eo.cache_dir = out_root / "cache";
+  eo.data_dir = data_dir;
+  eo.device = device;
+  eo.quick = quick;
+  eo.frechet = std::move(frechet);
+  return eo;
+}
+
 Evaluator::Evaluator(const EvalOptions& options) : impl_(std::make_unique<Impl>()) {
   auto& d = *impl_;
   d.opts = options;

@@ -64,6 +64,12 @@ struct EvalOptions {
   FrechetFn frechet;
 };
 
+// The options a chapter program evaluates with: the test set's features cached in <out_root>/cache,
+// Fashion-MNIST from data_dir (empty: the Debian location), quick estimates for --quick runs, and the
+// student's Frechet distance (chapter 03's 03.5, which the program passes).
+EvalOptions chapter_eval_options(const std::filesystem::path& out_root, const std::filesystem::path& data_dir,
+                                 torch::Device device, bool quick, FrechetFn frechet);
+
 // What evaluate() measured on one set of samples.
 // Each *_ci is the 95 % bootstrap interval of the metric before it, over the n samples.
 struct EvalReport {
