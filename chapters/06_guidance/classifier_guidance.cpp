@@ -246,6 +246,9 @@ nlohmann::json run_classifier_guidance(const CgConfig& cfg, const SweepSettings&
   auto model = loaded.model;
   model->eval();
   const auto s = schedule_from(loaded.meta);
+  if (cfg.ddpm_steps > s.T() && std::find(cfg.samplers.begin(), cfg.samplers.end(), "ddpm") != cfg.samplers.end())
+    throw dm::UsageError(
+        fmt::format("--cg-ddpm-steps {}: the model has T = {} steps, so at most {}", cfg.ddpm_steps, s.T(), s.T()));
 
   // ---- the noise-aware classifier: from a file, or fresh ----
   dm::nn::NoisyClassifier clf{nullptr};

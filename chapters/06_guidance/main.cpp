@@ -316,6 +316,224 @@ torch::Tensor sample_guided(dm::nn::UNet& model, const torch::Tensor& alpha_bar,
 }
 // ANCHOR_END: sample
 
+// What the cfg part needs from the command line besides Config.
+struct CfgRun {
+  bool resume = false, sample_only = false, train_only = false;
+  std::int64_t stop_after = 0;
+  std::string init_sha;  // the --init file's expected sha256 (the course's reference), else empty
+  std::filesystem::path ckpt;
+  Convention convention = Convention::HoSalimansW;
+  std::vector<std::int64_t> grid_classes;
+};
+
+// Classifier-free guidance on Fashion-MNIST: the conditional U-Net (from a model file, fresh, or the
+// checkpoint), trained with your Algorithm 1 (train above), then the sweep over w (sample above) and its
+// figures. Writes its metrics into m and the sweep's rows into cfg_points; returns 130 after Ctrl-C.
+int run_cfg_part(const Config& cfg, const CfgRun& opt, const dm::CommonFlags& flags, const torch::Device& device,
+                 const std::function<const dm::eval::Evaluator&()>& judge, dm::RunDir& run, nlohmann::json& m,
+                 std::vector<ch06::TradeoffPoint>& cfg_points, std::string& cfg_source) {
+  const bool resume = opt.resume, sample_only = opt.sample_only, train_only = opt.train_only;
+  const auto& ckpt = opt.ckpt;
+  const auto& grid_classes = opt.grid_classes;
+  const auto convention = opt.convention;
+  const auto stop_after = opt.stop_after;
+  const auto& init_sha = opt.init_sha;
+
+  // ---- the conditional U-Net: from a model file, fresh, or the checkpoint ----
+  Trainee tr;
+  if (cfg.from_scratch && !resume) {
+    tr.ucfg.base_width = cfg.width;
+    tr.ucfg.res_blocks_per_level = cfg.res_blocks;
+    tr.ucfg.dropout = 0;
+    tr.ucfg.groups = std::min<std::int64_t>(8, cfg.width);
+    tr.ucfg.num_classes = kClasses;
+    tr.ucfg.validate();
+    tr.model = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
+    tr.s = schedule_from(nlohmann::json::object());
+  }
+  if (resume) {
+    tr.ucfg = dm::nn::read_checkpoint_info(ckpt).config;
+    tr.model = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
+  }
+  nlohmann::json init_meta = nlohmann::json::object();
+  if (!cfg.from_scratch && !resume) init_meta = init_from(cfg.init, init_sha, tr, device);
+  tr.ema = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
+  dm::nn::copy_weights(*tr.model, *tr.ema);
+  tr.model->to(device);
+  tr.ema->to(device);
+  tr.ema->eval();
+  tr.opt = std::make_unique<torch::optim::AdamW>(tr.model->parameters(), torch::optim::AdamWOptions(cfg.lr));
+  tr.p_uncond = std::max(sample_only ? 0.0 : cfg.p_uncond, init_meta.value("p_uncond", 0.0));
+  fmt::print("U-Net: {} | parameters = {}\n", tr.ucfg.describe(), tr.model->num_parameters());
+  dm::nn::TrainingState state{tr.model, tr.ema, tr.opt.get(), 0, nlohmann::json::object()};
+  if (resume) {
+    dm::nn::load_checkpoint(ckpt, state);
+    tr.step = state.step;
+    tr.losses = state.meta.value("losses", std::vector<double>{});
+    tr.started_from = state.meta.value("started_from", nlohmann::json::object());
+    tr.s = schedule_from(state.meta);
+    tr.p_uncond = std::max(tr.p_uncond, state.meta.value("p_uncond", 0.0));
+    fmt::print("loaded checkpoint {} at step {}\n", ckpt.string(), state.step);
+  }
+  if (sample_only) {  // the file's own label dropout decides whether CFG is possible
+    if (!init_meta.contains("p_uncond"))
+      throw dm::UserError(
+          fmt::format("--sample-only: {} is not a class-conditional model of chapter 06 (it "
+                      "has no p_uncond): train one first, without --sample-only",
+                      cfg.init));
+  }
+  auto save = [&](std::int64_t step) {
+    state.step = step;
+    state.meta["losses"] = tr.losses;
+    state.meta["beta"] = to_vector(tr.s.beta);
+    state.meta["started_from"] = tr.started_from;
+    state.meta["p_uncond"] = tr.p_uncond;
+    dm::nn::save_checkpoint(ckpt, state);
+  };
+
+  // CFG needs the unconditional model: refuse before anything is trained or sampled
+  const bool guides = std::any_of(cfg.w.begin(), cfg.w.end(),
+                                  [&](double w) { return convention == Convention::HoSalimansW ? w != 0 : w != 1; });
+  if (guides && !train_only && tr.p_uncond <= 0)
+    throw dm::UserError(fmt::format(
+        "classifier-free guidance needs the unconditional model, and this one never saw 'no label' (trained with "
+        "p_uncond = 0 only): train with --p-uncond 0.1, or sweep only the conditional model (--w {})",
+        convention == Convention::HoSalimansW ? "0" : "1 --convention scale"));
+
+  // ---- train ----
+  dm::train::LoopResult trained{tr.step, false, 0};
+  if (!sample_only) {
+    const auto data = dm::load_fashion_mnist(flags.data_dir, dm::Split::Train);
+    fmt::print("data: {} training images with labels | p_uncond = {}\n", data.images.size(0), cfg.p_uncond);
+    dm::train::LoopOptions loop;
+    loop.steps = cfg.steps;
+    loop.ckpt_every = cfg.ckpt_every;
+    loop.stop_after = stop_after;
+    loop.nan_advice = fmt::format("lower --lr (now {}) or raise --warmup (now {})", cfg.lr, cfg.warmup);
+    trained = train(tr, data, cfg, device, loop, save);
+    if (trained.interrupted) return 130;
+    fmt::print("train wall time = {:.1f} s (to step {} of {} images)\n", trained.seconds, cfg.steps, cfg.batch);
+    if (!tr.losses.empty()) {
+      dm::train::plot_losses(tr.losses, run.file("loss.png"), "L_simple with label dropout", "loss (MSE of eps)");
+      const auto smooth = dm::train::smooth_centred(tr.losses);
+      fmt::print("loss: first = {:.4f}, last (centred mean) = {:.4f}\n", tr.losses.front(), smooth.back());
+    }
+    const auto here = std::max(trained.done, tr.step);  // steps of this model's chapter 06 training
+    const auto total = tr.started_from.value("step", std::int64_t{0}) + here;
+    dm::nn::save_model_file(run.file(dm::nn::kModelFileName), tr.ema, tr.ucfg,
+                            {{"step", total},
+                             {"steps_here", here},
+                             {"schedule", "linear"},
+                             {"T", tr.s.T()},
+                             {"beta", to_vector(tr.s.beta)},
+                             {"weights", "ema"},
+                             {"p_uncond", tr.p_uncond},
+                             {"p_uncond_here", cfg.p_uncond},
+                             {"started_from", tr.started_from},
+                             {"track", dm::track()}});
+    fmt::print("wrote {} (the EMA weights)\n", run.file(dm::nn::kModelFileName).string());
+  }
+  if (!train_only) {
+    // ---- sweep: the same noise and labels at every w ----
+    const auto& evaluator = judge();
+    const auto y = balanced_labels(cfg.samples).to(device);
+    const auto x_T = torch::randn({cfg.samples, 1, 28, 28}, make_gen(flags.seed + 3)).to(device);
+    std::vector<torch::Tensor> sets;
+    nlohmann::json table = nlohmann::json::array();
+    const char* wname = convention == Convention::HoSalimansW ? "w" : "s";
+    fmt::print("\nsweep: {} images per {} (the same labels, balanced, and the same noise), DDIM {} steps (eta 0)\n",
+               cfg.samples, wname, cfg.sample_steps);
+    std::vector<dm::eval::EvalReport> reports;
+    std::vector<Accuracy> accs;
+    std::vector<double> walls;
+    for (double w : cfg.w) {
+      const auto t0 = Clock::now();
+      sets.push_back(sample_in_batches(cfg.samples, cfg.sample_batch, [&](std::int64_t start, std::int64_t n) {
+        return sample_guided(tr.ema, tr.s.alpha_bar, x_T.slice(0, start, start + n), y.slice(0, start, start + n), w,
+                             convention, cfg);
+      }));
+      walls.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+      reports.push_back(evaluator.evaluate(sets.back()));
+      accs.push_back(class_accuracy(evaluator, sets.back(), y));
+      fmt::print("{} = {:g}: {} | class accuracy {:.3f} [{:.3f}, {:.3f}] ({:.0f} s)\n", wname, w,
+                 reports.back().summary(), accs.back().value, accs.back().lo, accs.back().hi, walls.back());
+    }
+    // ANCHOR: table
+    fmt::print("\n{:>5}  {:>21}  {:>24}  {:>17}  {:>17}  {:>21}  {:>5}  {:>22}\n", wname, "FID [95 %]", "KID [95 %]",
+               "precision", "recall", "class accuracy", "conf.", "FID - FID(first) [95 %]");
+    for (std::size_t i = 0; i < cfg.w.size(); ++i) {
+      const auto& r = reports[i];
+      const auto& a = accs[i];
+      std::string diff = "-";
+      nlohmann::json d;
+      if (i > 0) {
+        const auto e = evaluator.fid_difference(sets[i], sets[0]);
+        diff = fmt::format("{:+.2f} [{:+.2f}, {:+.2f}]", e.value, e.ci.lo, e.ci.hi);
+        d = {{"value", e.value}, {"ci", {e.ci.lo, e.ci.hi}}};
+      }
+      fmt::print(
+          "{:>5g}  {:6.2f} [{:6.2f}, {:6.2f}]  {:.4f} [{:.4f}, {:.4f}]  {:.2f} [{:.2f}, {:.2f}]  "
+          "{:.2f} [{:.2f}, {:.2f}]  {:.3f} [{:.3f}, {:.3f}]  {:.2f}  {:>22}\n",
+          cfg.w[i], r.fid, r.fid_ci.lo, r.fid_ci.hi, r.kid, r.kid_ci.lo, r.kid_ci.hi, r.precision, r.precision_ci.lo,
+          r.precision_ci.hi, r.recall, r.recall_ci.lo, r.recall_ci.hi, a.value, a.lo, a.hi, a.confidence, diff);
+      table.push_back({{"strength", cfg.w[i]},
+                       {"w", convention == Convention::HoSalimansW ? cfg.w[i] : cfg.w[i] - 1},
+                       {"eval", r.to_json()},
+                       {"accuracy", a.value},
+                       {"accuracy_ci", {a.lo, a.hi}},
+                       {"mean_confidence", a.confidence},
+                       {"fid_minus_first", d},
+                       {"wall_s", walls[i]}});
+    }
+    fmt::print(
+        "(n = {} per row; FID floor at this n: {:.2f} [{:.2f}, {:.2f}]; accuracy: the course's evaluation "
+        "classifier, {:.1f} % on the test set, agrees with the label asked for; a difference whose interval "
+        "holds 0 is not one)\n",
+        cfg.samples, reports[0].fid_floor, reports[0].fid_floor_ci.lo, reports[0].fid_floor_ci.hi,
+        100 * evaluator.classifier_accuracy());
+    // ANCHOR_END: table
+
+    // grid.png: rows classes, columns w (the first sample of each class: the same noise along a row)
+    std::vector<cv::Mat> columns;
+    std::vector<std::string> captions;
+    for (std::size_t i = 0; i < sets.size(); ++i) {
+      std::vector<torch::Tensor> cells;
+      for (auto c : grid_classes) cells.push_back(sets[i][c < cfg.samples ? c : 0]);  // sample c asks for class c
+      columns.push_back(dm::make_grid(torch::stack(cells), 1, 2, 3));
+      captions.push_back(fmt::format("{} = {:g}", wname, cfg.w[i]));
+    }
+    dm::save_png(run.file("grid.png"), dm::labelled_strip(columns, captions));
+    // tradeoff.png: FID and recall against accuracy, one point per w
+    dm::Figure f1{"FID against class accuracy", "class accuracy", "FID"};
+    dm::Figure f2{"recall against class accuracy", "class accuracy", "recall"};
+    for (std::size_t i = 0; i < cfg.w.size(); ++i) {
+      const auto label = fmt::format("{} = {:g}", wname, cfg.w[i]);
+      f1.scatter({accs[i].value}, {reports[i].fid}, label, dm::Style::points(5, 1.0))
+          .errors({reports[i].fid_ci.lo}, {reports[i].fid_ci.hi});
+      f2.scatter({accs[i].value}, {reports[i].recall}, label, dm::Style::points(5, 1.0))
+          .errors({reports[i].recall_ci.lo}, {reports[i].recall_ci.hi});
+    }
+    dm::save_png(run.file("tradeoff.png"), dm::hstack({f1.render(), f2.render()}));
+    m["sweep"] = {{"convention", cfg.convention},
+                  {"n", cfg.samples},
+                  {"ddim_steps", cfg.sample_steps},
+                  {"clip_x0", cfg.clip_x0},
+                  {"rows", table}};
+    cfg_points = ch06::tradeoff_points(table, fmt::format("CFG: {}", wname));
+    cfg_source = fmt::format("this run, n = {}", cfg.samples);
+  }  // !train_only
+  m["unet"] = tr.ucfg.to_json();
+  m["parameters"] = tr.model->num_parameters();
+  m["started_from"] = tr.started_from;
+  m["train"] = {{"steps", sample_only ? 0 : cfg.steps},
+                {"batch", cfg.batch},
+                {"lr", cfg.lr},
+                {"p_uncond", tr.p_uncond},
+                {"ema", cfg.ema},
+                {"wall_s", trained.seconds}};
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -506,201 +724,9 @@ int main(int argc, char** argv) {
     std::vector<ch06::TradeoffPoint> cfg_points;  // classifier-free guidance's rows, for cg_tradeoff.png
     std::string cfg_source;
     if (has("cfg")) {
-      // ---- the conditional U-Net: from a model file, fresh, or the checkpoint ----
-      Trainee tr;
-      if (cfg.from_scratch && !resume) {
-        tr.ucfg.base_width = cfg.width;
-        tr.ucfg.res_blocks_per_level = cfg.res_blocks;
-        tr.ucfg.dropout = 0;
-        tr.ucfg.groups = std::min<std::int64_t>(8, cfg.width);
-        tr.ucfg.num_classes = kClasses;
-        tr.ucfg.validate();
-        tr.model = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
-        tr.s = schedule_from(nlohmann::json::object());
-      }
-      if (resume) {
-        tr.ucfg = dm::nn::read_checkpoint_info(ckpt).config;
-        tr.model = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
-      }
-      nlohmann::json init_meta = nlohmann::json::object();
-      if (!cfg.from_scratch && !resume) init_meta = init_from(cfg.init, init_sha, tr, device);
-      tr.ema = dm::nn::UNet(tr.ucfg, dm::ch03::sinusoidal_embedding_fn());
-      dm::nn::copy_weights(*tr.model, *tr.ema);
-      tr.model->to(device);
-      tr.ema->to(device);
-      tr.ema->eval();
-      tr.opt = std::make_unique<torch::optim::AdamW>(tr.model->parameters(), torch::optim::AdamWOptions(cfg.lr));
-      tr.p_uncond = std::max(sample_only ? 0.0 : cfg.p_uncond, init_meta.value("p_uncond", 0.0));
-      fmt::print("U-Net: {} | parameters = {}\n", tr.ucfg.describe(), tr.model->num_parameters());
-      dm::nn::TrainingState state{tr.model, tr.ema, tr.opt.get(), 0, nlohmann::json::object()};
-      if (resume) {
-        dm::nn::load_checkpoint(ckpt, state);
-        tr.step = state.step;
-        tr.losses = state.meta.value("losses", std::vector<double>{});
-        tr.started_from = state.meta.value("started_from", nlohmann::json::object());
-        tr.s = schedule_from(state.meta);
-        tr.p_uncond = std::max(tr.p_uncond, state.meta.value("p_uncond", 0.0));
-        fmt::print("loaded checkpoint {} at step {}\n", ckpt.string(), state.step);
-      }
-      if (sample_only) {  // the file's own label dropout decides whether CFG is possible
-        if (!init_meta.contains("p_uncond"))
-          throw dm::UserError(
-              fmt::format("--sample-only: {} is not a class-conditional model of chapter 06 (it "
-                          "has no p_uncond): train one first, without --sample-only",
-                          cfg.init));
-      }
-      auto save = [&](std::int64_t step) {
-        state.step = step;
-        state.meta["losses"] = tr.losses;
-        state.meta["beta"] = to_vector(tr.s.beta);
-        state.meta["started_from"] = tr.started_from;
-        state.meta["p_uncond"] = tr.p_uncond;
-        dm::nn::save_checkpoint(ckpt, state);
-      };
-
-      // CFG needs the unconditional model: refuse before anything is trained or sampled
-      const bool guides = std::any_of(cfg.w.begin(), cfg.w.end(), [&](double w) {
-        return convention == Convention::HoSalimansW ? w != 0 : w != 1;
-      });
-      if (guides && !train_only && tr.p_uncond <= 0)
-        throw dm::UserError(fmt::format(
-            "classifier-free guidance needs the unconditional model, and this one never saw 'no label' (trained with "
-            "p_uncond = 0 only): train with --p-uncond 0.1, or sweep only the conditional model (--w {})",
-            convention == Convention::HoSalimansW ? "0" : "1 --convention scale"));
-
-      // ---- train ----
-      dm::train::LoopResult trained{tr.step, false, 0};
-      if (!sample_only) {
-        const auto data = dm::load_fashion_mnist(flags.data_dir, dm::Split::Train);
-        fmt::print("data: {} training images with labels | p_uncond = {}\n", data.images.size(0), cfg.p_uncond);
-        dm::train::LoopOptions loop;
-        loop.steps = cfg.steps;
-        loop.ckpt_every = cfg.ckpt_every;
-        loop.stop_after = stop_after;
-        loop.nan_advice = fmt::format("lower --lr (now {}) or raise --warmup (now {})", cfg.lr, cfg.warmup);
-        trained = train(tr, data, cfg, device, loop, save);
-        if (trained.interrupted) return 130;
-        fmt::print("train wall time = {:.1f} s (to step {} of {} images)\n", trained.seconds, cfg.steps, cfg.batch);
-        if (!tr.losses.empty()) {
-          dm::train::plot_losses(tr.losses, run.file("loss.png"), "L_simple with label dropout", "loss (MSE of eps)");
-          const auto smooth = dm::train::smooth_centred(tr.losses);
-          fmt::print("loss: first = {:.4f}, last (centred mean) = {:.4f}\n", tr.losses.front(), smooth.back());
-        }
-        const auto here = std::max(trained.done, tr.step);  // steps of this model's chapter 06 training
-        const auto total = tr.started_from.value("step", std::int64_t{0}) + here;
-        dm::nn::save_model_file(run.file(dm::nn::kModelFileName), tr.ema, tr.ucfg,
-                                {{"step", total},
-                                 {"steps_here", here},
-                                 {"schedule", "linear"},
-                                 {"T", tr.s.T()},
-                                 {"beta", to_vector(tr.s.beta)},
-                                 {"weights", "ema"},
-                                 {"p_uncond", tr.p_uncond},
-                                 {"p_uncond_here", cfg.p_uncond},
-                                 {"started_from", tr.started_from},
-                                 {"track", dm::track()}});
-        fmt::print("wrote {} (the EMA weights)\n", run.file(dm::nn::kModelFileName).string());
-      }
-      if (!train_only) {
-        // ---- sweep: the same noise and labels at every w ----
-        const auto& evaluator = judge();
-        const auto y = balanced_labels(cfg.samples).to(device);
-        const auto x_T = torch::randn({cfg.samples, 1, 28, 28}, make_gen(flags.seed + 3)).to(device);
-        std::vector<torch::Tensor> sets;
-        nlohmann::json table = nlohmann::json::array();
-        const char* wname = convention == Convention::HoSalimansW ? "w" : "s";
-        fmt::print("\nsweep: {} images per {} (the same labels, balanced, and the same noise), DDIM {} steps (eta 0)\n",
-                   cfg.samples, wname, cfg.sample_steps);
-        std::vector<dm::eval::EvalReport> reports;
-        std::vector<Accuracy> accs;
-        std::vector<double> walls;
-        for (double w : cfg.w) {
-          const auto t0 = Clock::now();
-          sets.push_back(sample_in_batches(cfg.samples, cfg.sample_batch, [&](std::int64_t start, std::int64_t n) {
-            return sample_guided(tr.ema, tr.s.alpha_bar, x_T.slice(0, start, start + n), y.slice(0, start, start + n),
-                                 w, convention, cfg);
-          }));
-          walls.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
-          reports.push_back(evaluator.evaluate(sets.back()));
-          accs.push_back(class_accuracy(evaluator, sets.back(), y));
-          fmt::print("{} = {:g}: {} | class accuracy {:.3f} [{:.3f}, {:.3f}] ({:.0f} s)\n", wname, w,
-                     reports.back().summary(), accs.back().value, accs.back().lo, accs.back().hi, walls.back());
-        }
-        // ANCHOR: table
-        fmt::print("\n{:>5}  {:>21}  {:>24}  {:>17}  {:>17}  {:>21}  {:>5}  {:>22}\n", wname, "FID [95 %]",
-                   "KID [95 %]", "precision", "recall", "class accuracy", "conf.", "FID - FID(first) [95 %]");
-        for (std::size_t i = 0; i < cfg.w.size(); ++i) {
-          const auto& r = reports[i];
-          const auto& a = accs[i];
-          std::string diff = "-";
-          nlohmann::json d;
-          if (i > 0) {
-            const auto e = evaluator.fid_difference(sets[i], sets[0]);
-            diff = fmt::format("{:+.2f} [{:+.2f}, {:+.2f}]", e.value, e.ci.lo, e.ci.hi);
-            d = {{"value", e.value}, {"ci", {e.ci.lo, e.ci.hi}}};
-          }
-          fmt::print(
-              "{:>5g}  {:6.2f} [{:6.2f}, {:6.2f}]  {:.4f} [{:.4f}, {:.4f}]  {:.2f} [{:.2f}, {:.2f}]  "
-              "{:.2f} [{:.2f}, {:.2f}]  {:.3f} [{:.3f}, {:.3f}]  {:.2f}  {:>22}\n",
-              cfg.w[i], r.fid, r.fid_ci.lo, r.fid_ci.hi, r.kid, r.kid_ci.lo, r.kid_ci.hi, r.precision,
-              r.precision_ci.lo, r.precision_ci.hi, r.recall, r.recall_ci.lo, r.recall_ci.hi, a.value, a.lo, a.hi,
-              a.confidence, diff);
-          table.push_back({{"strength", cfg.w[i]},
-                           {"w", convention == Convention::HoSalimansW ? cfg.w[i] : cfg.w[i] - 1},
-                           {"eval", r.to_json()},
-                           {"accuracy", a.value},
-                           {"accuracy_ci", {a.lo, a.hi}},
-                           {"mean_confidence", a.confidence},
-                           {"fid_minus_first", d},
-                           {"wall_s", walls[i]}});
-        }
-        fmt::print(
-            "(n = {} per row; FID floor at this n: {:.2f} [{:.2f}, {:.2f}]; accuracy: the course's evaluation "
-            "classifier, {:.1f} % on the test set, agrees with the label asked for; a difference whose interval "
-            "holds 0 is not one)\n",
-            cfg.samples, reports[0].fid_floor, reports[0].fid_floor_ci.lo, reports[0].fid_floor_ci.hi,
-            100 * evaluator.classifier_accuracy());
-        // ANCHOR_END: table
-
-        // grid.png: rows classes, columns w (the first sample of each class: the same noise along a row)
-        std::vector<cv::Mat> columns;
-        std::vector<std::string> captions;
-        for (std::size_t i = 0; i < sets.size(); ++i) {
-          std::vector<torch::Tensor> cells;
-          for (auto c : grid_classes) cells.push_back(sets[i][c < cfg.samples ? c : 0]);  // sample c asks for class c
-          columns.push_back(dm::make_grid(torch::stack(cells), 1, 2, 3));
-          captions.push_back(fmt::format("{} = {:g}", wname, cfg.w[i]));
-        }
-        dm::save_png(run.file("grid.png"), dm::labelled_strip(columns, captions));
-        // tradeoff.png: FID and recall against accuracy, one point per w
-        dm::Figure f1{"FID against class accuracy", "class accuracy", "FID"};
-        dm::Figure f2{"recall against class accuracy", "class accuracy", "recall"};
-        for (std::size_t i = 0; i < cfg.w.size(); ++i) {
-          const auto label = fmt::format("{} = {:g}", wname, cfg.w[i]);
-          f1.scatter({accs[i].value}, {reports[i].fid}, label, dm::Style::points(5, 1.0))
-              .errors({reports[i].fid_ci.lo}, {reports[i].fid_ci.hi});
-          f2.scatter({accs[i].value}, {reports[i].recall}, label, dm::Style::points(5, 1.0))
-              .errors({reports[i].recall_ci.lo}, {reports[i].recall_ci.hi});
-        }
-        dm::save_png(run.file("tradeoff.png"), dm::hstack({f1.render(), f2.render()}));
-        m["sweep"] = {{"convention", cfg.convention},
-                      {"n", cfg.samples},
-                      {"ddim_steps", cfg.sample_steps},
-                      {"clip_x0", cfg.clip_x0},
-                      {"rows", table}};
-        cfg_points = ch06::tradeoff_points(table, fmt::format("CFG: {}", wname));
-        cfg_source = fmt::format("this run, n = {}", cfg.samples);
-      }  // !train_only
-      m["unet"] = tr.ucfg.to_json();
-      m["parameters"] = tr.model->num_parameters();
-      m["started_from"] = tr.started_from;
-      m["train"] = {{"steps", sample_only ? 0 : cfg.steps},
-                    {"batch", cfg.batch},
-                    {"lr", cfg.lr},
-                    {"p_uncond", tr.p_uncond},
-                    {"ema", cfg.ema},
-                    {"wall_s", trained.seconds}};
-    }  // cfg
+      const CfgRun opt{resume, sample_only, train_only, stop_after, init_sha, ckpt, convention, grid_classes};
+      if (run_cfg_part(cfg, opt, flags, device, judge, run, m, cfg_points, cfg_source) == 130) return 130;
+    }
 
     // ---- classifier guidance of chapter 03's unconditional model ----
     if (has("cg")) {

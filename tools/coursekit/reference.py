@@ -70,6 +70,14 @@ def run_shown(cmd: list[str]) -> tuple[int, list[str]]:
     return p.wait(), lines
 
 
+def run_timed(cmd: list[str]) -> tuple[int, list[str], float]:
+    """Prints cmd, runs it as run_shown does; returns the exit code, the lines and the wall time in seconds."""
+    print("+ " + " ".join(cmd), flush=True)
+    t0 = time.monotonic()
+    rc, lines = run_shown(cmd)
+    return rc, lines, time.monotonic() - t0
+
+
 def flag(args: list[str], name: str) -> str:
     return args[args.index(name) + 1]
 
@@ -226,13 +234,10 @@ def table(chapter_id: str, chapter_dir: str, preset: str, threads: int, model: P
     work = ROOT / "runs" / "reference-table"
     cmd = [str(B.bin_dir(preset) / "solutions" / chapter_dir), *TABLES[chapter_id], "--ckpt", str(model),
            "--threads", str(threads), "--out", str(work), "--seed", "0"]
-    print("+ " + " ".join(cmd), flush=True)
-    t0 = time.monotonic()
-    rc, lines = run_shown(cmd)
+    rc, lines, wall = run_timed(cmd)
     if rc != 0:
         print(f"train-reference: {chapter_dir} failed (exit {rc})")
         return rc
-    wall = time.monotonic() - t0
     text = "".join(lines)
     used = [l for l in lines if l.startswith(f"model: {model} ")]
     model_rec = json.loads((provenance.REFERENCE / "03_ddpm" / "model.json").read_text())
@@ -273,13 +278,10 @@ def classifier(chapter_id: str, chapter_dir: str, preset: str, threads: int) -> 
     work = ROOT / "runs" / "reference-classifier"
     cmd = [str(B.bin_dir(preset) / "solutions" / chapter_dir), *CLASSIFIER_RECIPES[chapter_id],
            "--threads", str(threads), "--out", str(work), "--seed", "0"]
-    print("+ " + " ".join(cmd), flush=True)
-    t0 = time.monotonic()
-    rc, lines = run_shown(cmd)
+    rc, lines, wall = run_timed(cmd)
     if rc != 0:
         print(f"train-reference --classifier: {chapter_dir} failed (exit {rc}); nothing stored")
         return rc
-    wall = time.monotonic() - t0
     run_dir = work / chapter_dir
     metrics = json.loads((run_dir / "metrics.json").read_text())
     out_dir = provenance.REFERENCE / chapter_dir
