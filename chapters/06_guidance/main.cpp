@@ -16,7 +16,10 @@
 //   cg        classifier guidance of chapter 03's unconditional model (classifier_guidance.cpp): a
 //             noise-aware classifier trained with your 06.6, its gradient by your 06.7 in eps units by your
 //             06.5, inside your DDIM (05.3) and DDPM (03.7) samplers; judged by the evaluation classifier
-// --parts picks them (default: all three; the sweep of the cfg part is called sweep below).
+//   inpaint   inpainting with chapter 03's unconditional model (inpainting.cpp): replacement (your 06.8
+//             around your 03.3) and RePaint's jumps back (your 06.9, 06.10, walked by your 06.11), judged by
+//             whether the evaluation classifier still sees the original's class
+// --parts picks them (default: all four; the sweep of the cfg part is called sweep below).
 // Writes
 //   runs/06_guidance/toy_guidance.png  toy samples of one class at each classifier-guidance scale
 //   runs/06_guidance/loss.png          the training loss
@@ -27,10 +30,13 @@
 //   runs/06_guidance/metrics.json      hyperparameters, the toy, both sweeps' tables, wall times
 //   runs/06_guidance/classifier.dmt, classifier_accuracy.png, cg_grid_ddim.png, cg_grid_ddpm.png, cg_tradeoff.png
 //                                      the cg part (classifier_guidance.cpp says what each is)
+//   runs/06_guidance/inpaint_strip.png, inpaint_process.png, inpaint_agreement.png
+//                                      the inpaint part (inpainting.cpp says what each is)
 //
 //   build/default/bin/solutions/06_guidance --quick
 //   build/default/bin/solutions/06_guidance --sample-only --parts cfg --w 0,1,3   (the conditional reference model)
 //   build/default/bin/solutions/06_guidance --sample-only --parts cg --cg-scales 0,4  (the reference classifier)
+//   build/default/bin/solutions/06_guidance --parts inpaint --inpaint-masks center --resamplings 1,5
 #include <fmt/core.h>
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
@@ -57,6 +63,7 @@
 #include "05_ddim/ddim.hpp"
 #include "06_guidance/guidance.hpp"
 #include "classifier_guidance.hpp"
+#include "inpainting.hpp"
 #include "dm/cli.hpp"
 #include "dm/data/fashion_mnist.hpp"
 #include "dm/data/toy2d.hpp"
@@ -594,15 +601,17 @@ int main(int argc, char** argv) {
   app.add_option("--ckpt", ckpt_flag, "checkpoint path (default: <out>/06_guidance/ckpt.pt)");
   app.add_option("--stop-after", stop_after, "act as if Ctrl-C came after this many steps (tests)")->group("");
   // ---- which parts run, and classifier guidance's own flags (classifier_guidance.hpp) ----
-  std::vector<std::string> parts = {"toy", "cfg", "cg"};
+  std::vector<std::string> parts = {"toy", "cfg", "cg", "inpaint"};
   app.add_option("--parts", parts,
                  "what runs: toy (the 2-D mixture), cfg (classifier-free guidance: train, sweep), cg (classifier "
-                 "guidance of chapter 03's model: train the noise-aware classifier, sweep)")
+                 "guidance of chapter 03's model: train the noise-aware classifier, sweep), inpaint (inpainting "
+                 "with chapter 03's model: replacement and RePaint)")
       ->delimiter(',')
-      ->check(CLI::IsMember({"toy", "cfg", "cg"}));
+      ->check(CLI::IsMember({"toy", "cfg", "cg", "inpaint"}));
   ch06::CgConfig cg;
   app.add_option("--unconditional", cg.unconditional,
-                 "the unconditional model classifier guidance steers (default: chapter 03's reference model)")
+                 "the unconditional model that classifier guidance steers and inpainting fills in (default: "
+                 "chapter 03's reference model)")
       ->check(CLI::ExistingFile);
   set_by_user["classifier"] =
       app.add_option("--classifier", cg.classifier,
@@ -631,6 +640,23 @@ int main(int argc, char** argv) {
   set_by_user["cg-accuracy-images"] =
       app.add_option("--cg-accuracy-images", cg.accuracy_images, "test images behind accuracy against t")
           ->check(positive);
+  ch06::InpaintConfig inp;
+  set_by_user["inpaint-masks"] =
+      app.add_option("--inpaint-masks", inp.masks, "the hidden regions to inpaint, e.g. center,bottom")
+          ->delimiter(',');
+  set_by_user["inpaint-images"] =
+      app.add_option("--inpaint-images", inp.images, "test images inpainted per mask")->check(positive);
+  set_by_user["inpaint-batch"] =
+      app.add_option("--inpaint-batch", inp.batch, "images per inpainting sampler call")->check(positive);
+  set_by_user["inpaint-steps"] =
+      app.add_option("--inpaint-steps", inp.steps, "reverse steps of inpainting (03's respacing, 1..T)")
+          ->check(positive);
+  set_by_user["jump"] = app.add_option("--jump", inp.jump, "levels per jump back (RePaint's j)")->check(positive);
+  set_by_user["resamplings"] =
+      app.add_option("--resamplings", inp.resamplings,
+                     "RePaint's r of the sweep, e.g. 1,5 (1: replacement; each stretch walked r times)")
+          ->delimiter(',')
+          ->check(positive);
 
   return dm::run_main(app, argc, argv, [&] {
     const auto t_start = Clock::now();
@@ -655,6 +681,12 @@ int main(int argc, char** argv) {
       quick("cg-scales", cg.scales, std::vector<double>{0, 4});
       quick("cg-ddpm-steps", cg.ddpm_steps, std::int64_t{50});
       quick("cg-accuracy-images", cg.accuracy_images, std::int64_t{500});
+      quick("inpaint-masks", inp.masks, std::vector<std::string>{"bottom"});
+      quick("inpaint-images", inp.images, std::int64_t{40});
+      quick("inpaint-batch", inp.batch, std::int64_t{40});
+      quick("inpaint-steps", inp.steps, std::int64_t{50});
+      quick("jump", inp.jump, std::int64_t{5});
+      quick("resamplings", inp.resamplings, std::vector<std::int64_t>{1, 4});
     }
     auto has = [&](const char* part) { return std::find(parts.begin(), parts.end(), part) != parts.end(); };
     const auto convention = dm::ch06::parse_convention(cfg.convention);
@@ -676,14 +708,24 @@ int main(int argc, char** argv) {
       fmt::print("starting from the course's reference model {} (reference/README.md)\n", cfg.init);
     }
 
+    if (has("inpaint")) {  // refused before any part runs
+      for (const auto& name : inp.masks) ch06::inpaint_mask(name);
+      if (inp.masks.empty()) throw dm::UsageError("--inpaint-masks: name at least one mask");
+      if (inp.resamplings.empty()) throw dm::UsageError("--resamplings: give at least one r (1: replacement)");
+      const bool jumps = *std::max_element(inp.resamplings.begin(), inp.resamplings.end()) > 1;
+      if (jumps && inp.jump >= inp.steps)
+        throw dm::UsageError(fmt::format(
+            "--jump {}: with --inpaint-steps {} the levels are 0..{}, so a jump back is at most {} levels", inp.jump,
+            inp.steps, inp.steps - 1, inp.steps - 1));
+    }
     if (resume && !has("cfg"))
       throw dm::UsageError("--resume continues the conditional U-Net's training: add cfg to --parts");
+    if ((has("cg") || has("inpaint")) && cg.unconditional.empty()) {  // chapter 03's reference model
+      const auto ref = dm::io::reference_path("03_ddpm/model.dmt");
+      cg.unconditional = dm::io::shown_path(ref);
+      cg.unconditional_sha256 = dm::io::reference_sha256(ref);
+    }
     if (has("cg")) {  // classifier guidance: chapter 03's model, and a noise-aware classifier to start from
-      if (cg.unconditional.empty()) {
-        const auto ref = dm::io::reference_path("03_ddpm/model.dmt");
-        cg.unconditional = dm::io::shown_path(ref);
-        cg.unconditional_sha256 = dm::io::reference_sha256(ref);
-      }
       const auto ref_clf = dm::io::reference_path("06_guidance/classifier.dmt");
       if (cg.classifier.empty() && (flags.quick || sample_only) && std::filesystem::exists(ref_clf)) {
         cg.classifier = dm::io::shown_path(ref_clf);
@@ -752,6 +794,13 @@ int main(int argc, char** argv) {
       m["classifier_guidance"] = ch06::run_classifier_guidance(cg, sw, flags, device, judge(), run, stop_after,
                                                                cfg_points, cfg_source, interrupted);
       if (interrupted) return 130;
+    }
+
+    // ---- inpainting with chapter 03's unconditional model ----
+    if (has("inpaint") && !train_only) {
+      inp.unconditional = cg.unconditional;
+      inp.unconditional_sha256 = cg.unconditional_sha256;
+      m["inpainting"] = ch06::run_inpainting(inp, flags, device, judge(), run);
     }
     m["device"] = device.str();
     m["track"] = dm::track();

@@ -316,6 +316,8 @@ def cmd_train_reference(m: Manifest, a) -> int:
         setup.ensure(quiet=True)
     if a.classifier:
         return reference.classifier(ch.id, ch.dir, a.preset, a.threads)
+    if a.inpaint:
+        return reference.inpaint(ch.id, ch.dir, a.preset, a.threads)
     return reference.run(ch.id, ch.dir, a.preset, a.threads, a.minutes, a.export_only)
 
 
@@ -377,6 +379,9 @@ def main(argv: list[str]) -> int:
                                                  "to continue)")
     p.add_argument("--export-only", action="store_true",
                    help="train nothing: export and evaluate the checkpoint there is")
+    p.add_argument("--inpaint", action="store_true",
+                   help="chapter 06: the inpainting sweep (replacement and RePaint) of chapter 03's reference model "
+                        "(reference/06_guidance/inpaint_eval.txt, inpaint.json)")
     p.add_argument("--classifier", action="store_true",
                    help="chapter 06: the noise-aware classifier of classifier guidance and its sweep of chapter 03's "
                         "reference model (reference/06_guidance/classifier.dmt, cg_eval.txt)")

@@ -53,6 +53,14 @@ CLASSIFIER_RECIPES: dict[str, list[str]] = {
 CLASSIFIER_FIGURES = ("classifier_loss.png", "classifier_accuracy.png", "cg_grid_ddim.png", "cg_grid_ddpm.png",
                       "cg_tradeoff.png")
 
+# Chapter 06's third: inpainting of chapter 03's reference model, replacement against RePaint (trains nothing;
+# `./course train-reference 06 --inpaint`).
+INPAINT_RECIPES: dict[str, list[str]] = {
+    "06": ["--parts", "inpaint", "--inpaint-masks", "center,bottom", "--inpaint-images", "200", "--inpaint-batch",
+           "100", "--inpaint-steps", "100", "--jump", "10", "--resamplings", "1,2,5,10"],
+}
+INPAINT_FIGURES = ("inpaint_strip.png", "inpaint_process.png", "inpaint_agreement.png")
+
 # Chapters that train nothing: their reference run is their table on an earlier chapter's reference
 # model (reference/03_ddpm/model.dmt, passed as --ckpt and checked against its recorded sha256).
 TABLES: dict[str, list[str]] = {
@@ -305,4 +313,45 @@ def classifier(chapter_id: str, chapter_dir: str, preset: str, threads: int) -> 
     for name, sweep in rec["sweeps"].items():
         print(f"  {name}: " + "; ".join(f"s = {r['scale']:g} FID {r['eval']['fid']:.2f}, accuracy {r['accuracy']:.3f}"
                                         for r in sweep["rows"]))
+    return 0
+
+
+def inpaint(chapter_id: str, chapter_dir: str, preset: str, threads: int) -> int:
+    """Chapter 06's inpainting sweep of chapter 03's reference model -> reference/06_guidance/inpaint_eval.txt (the
+    program's output), the figures, and inpaint.json (the command, commit, machine, wall time, the sha256 of the
+    model it filled in with, the tables). It trains nothing; an interrupted run stores nothing."""
+    if chapter_id not in INPAINT_RECIPES:
+        print(f"train-reference --inpaint: only chapter 06 has one (not {chapter_id})")
+        return 2
+    if B.build(preset, [f"ch{chapter_id}_solutions"]).returncode != 0:
+        return 1
+    model = provenance.REFERENCE / "03_ddpm" / "model.dmt"
+    work = ROOT / "runs" / "reference-inpaint"
+    cmd = [str(B.bin_dir(preset) / "solutions" / chapter_dir), *INPAINT_RECIPES[chapter_id],
+           "--threads", str(threads), "--out", str(work), "--seed", "0"]
+    rc, lines, wall = run_timed(cmd)
+    if rc != 0:
+        print(f"train-reference --inpaint: {chapter_dir} failed (exit {rc}); nothing stored")
+        return rc
+    run_dir = work / chapter_dir
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    out_dir = provenance.REFERENCE / chapter_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shown = ["bin/solutions/" + chapter_dir, *[a.replace(str(ROOT) + "/", "") for a in cmd[1:]]]
+    (out_dir / "inpaint_eval.txt").write_text(("$ " + " ".join(shown) + "\n" + "".join(lines))
+                                              .replace(str(ROOT) + "/", ""))
+    for fig in INPAINT_FIGURES:
+        if (run_dir / fig).is_file():
+            (out_dir / fig).write_bytes((run_dir / fig).read_bytes())
+    rec = {"command": ["./course", "train-reference", chapter_id, "--inpaint", "--threads", str(threads)],
+           "program": shown, "commit": provenance.git("rev-parse", "HEAD"),
+           "dirty": bool(provenance.git("status", "--porcelain", "--untracked-files=no")),
+           "machine": provenance.machine(), "wall_s": round(wall, 1), "threads": threads,
+           "model": "reference/03_ddpm/model.dmt", "model_sha256": provenance.sha256(model),
+           "inpainting": metrics.get("inpainting", {}),
+           "files": {n: provenance.sha256(out_dir / n) for n in ("inpaint_eval.txt", *INPAINT_FIGURES)
+                     if (out_dir / n).is_file()}}
+    (out_dir / "inpaint.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
+    print(f"train-reference --inpaint: wrote {out_dir.relative_to(ROOT)}/inpaint_eval.txt and inpaint.json "
+          f"({wall / 60:.1f} min)")
     return 0
