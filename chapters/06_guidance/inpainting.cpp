@@ -138,8 +138,8 @@ torch::Tensor inpaint_mask(const std::string& name) {
   else if (name == "right")
     m.slice(3, 14, 28).zero_();
   else
-    throw dm::UsageError(fmt::format("--inpaint-masks: no mask \"{}\"; the masks are {}", name,
-                                     fmt::join(inpaint_mask_names(), ", ")));
+    throw dm::UsageError(
+        fmt::format("--inpaint-masks: no mask \"{}\"; the masks are {}", name, fmt::join(inpaint_mask_names(), ", ")));
   return m;
 }
 
@@ -212,10 +212,17 @@ nlohmann::json run_inpainting(const InpaintConfig& cfg, const dm::CommonFlags& f
         const bool watch = mi == 0 && start == 0;
         return repaint_batch(model, r, x_T.slice(0, start, start + len).to(device),
                              originals.slice(0, start, start + len).to(device), mask, cfg.jump, rs,
-                             flags.seed + 23 + std::uint64_t(start), watch ? dm::ch06::RepaintCallback(record) : nullptr);
+                             flags.seed + 23 + std::uint64_t(start),
+                             watch ? dm::ch06::RepaintCallback(record) : nullptr);
       });
-      Row row{rs == 1 ? "r = 1 (replacement)" : fmt::format("r = {} (RePaint)", rs), rs, nfe, judge(images),
-              hidden_rmse(images, originals, mask_cpu), seam(images, mask_cpu), images, since(t0)};
+      Row row{rs == 1 ? "r = 1 (replacement)" : fmt::format("r = {} (RePaint)", rs),
+              rs,
+              nfe,
+              judge(images),
+              hidden_rmse(images, originals, mask_cpu),
+              seam(images, mask_cpu),
+              images,
+              since(t0)};
       fmt::print("  {}, {}: {} network evaluations per image, {:.0f} s\n", cfg.masks[mi], row.name, nfe, row.wall);
       if (mi == 0) {
         frames.push_back(dm::make_grid(images.slice(0, 0, 1), 1, 0, 3));
@@ -227,9 +234,10 @@ nlohmann::json run_inpainting(const InpaintConfig& cfg, const dm::CommonFlags& f
 
     // ANCHOR: inpaint_table
     const Row* base = cfg.resamplings.front() == 1 ? &rows[2] : nullptr;  // r = 1: replacement, the paired baseline
-    fmt::print("\nmask {} ({} of 784 pixels hidden) | n = {} test images | agreement: the evaluation classifier "
-               "puts the image in the original's class\n",
-               cfg.masks[mi], int((1 - mask_cpu).sum().item<double>()), n);
+    fmt::print(
+        "\nmask {} ({} of 784 pixels hidden) | n = {} test images | agreement: the evaluation classifier "
+        "puts the image in the original's class\n",
+        cfg.masks[mi], int((1 - mask_cpu).sum().item<double>()), n);
     fmt::print("{:<22} {:>5}  {:>21}  {:>24}  {:>21}  {:>24}  {:>21}\n", "", "NFE", "agreement [95 %]",
                "- replacement [95 %]", "hidden RMSE [95 %]", "- replacement [95 %]", "seam [95 %]");
     nlohmann::json table = nlohmann::json::array();
@@ -265,7 +273,8 @@ nlohmann::json run_inpainting(const InpaintConfig& cfg, const dm::CommonFlags& f
                        {"seam", sm.value},
                        {"seam_ci", {sm.lo, sm.hi}},
                        {"wall_s", row.wall}});
-      if (row.resamplings > 0) fx.push_back(double(row.nfe)), fy.push_back(a.value), flo.push_back(a.lo), fhi.push_back(a.hi);
+      if (row.resamplings > 0)
+        fx.push_back(double(row.nfe)), fy.push_back(a.value), flo.push_back(a.lo), fhi.push_back(a.hi);
     }
     fmt::print(
         "(NFE: U-Net evaluations per image; - replacement: the difference from r = 1 on the same images and "

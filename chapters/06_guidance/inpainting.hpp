@@ -22,10 +22,10 @@ struct InpaintConfig {
   std::string unconditional;  // the model (--unconditional, shared with classifier guidance) [chapter 03's reference]
   std::string unconditional_sha256;
   std::vector<std::string> masks = {"center", "bottom"};  // --inpaint-masks: the hidden region [bottom]
-  std::int64_t images = 200;            // --inpaint-images: test images per mask [40]
-  std::int64_t batch = 100;             // --inpaint-batch: images per sampler call [40]
-  std::int64_t steps = 100;             // --inpaint-steps: reverse steps on 03's respaced schedule [50]
-  std::int64_t jump = 10;               // --jump: levels per jump back (RePaint's j) [5]
+  std::int64_t images = 200;                              // --inpaint-images: test images per mask [40]
+  std::int64_t batch = 100;                               // --inpaint-batch: images per sampler call [40]
+  std::int64_t steps = 100;  // --inpaint-steps: reverse steps on 03's respaced schedule [50]
+  std::int64_t jump = 10;    // --jump: levels per jump back (RePaint's j) [5]
   std::vector<std::int64_t> resamplings = {1, 2, 5, 10};  // --resamplings: RePaint's r; 1 = replacement [1,4]
 };
 // ANCHOR_END: inpaint_hyperparameters

@@ -63,7 +63,6 @@
 #include "05_ddim/ddim.hpp"
 #include "06_guidance/guidance.hpp"
 #include "classifier_guidance.hpp"
-#include "inpainting.hpp"
 #include "dm/cli.hpp"
 #include "dm/data/fashion_mnist.hpp"
 #include "dm/data/toy2d.hpp"
@@ -79,6 +78,7 @@
 #include "dm/run_dir.hpp"
 #include "dm/runtime.hpp"
 #include "dm/train/loop.hpp"
+#include "inpainting.hpp"
 #include "program.hpp"
 
 namespace {
@@ -642,8 +642,7 @@ int main(int argc, char** argv) {
           ->check(positive);
   ch06::InpaintConfig inp;
   set_by_user["inpaint-masks"] =
-      app.add_option("--inpaint-masks", inp.masks, "the hidden regions to inpaint, e.g. center,bottom")
-          ->delimiter(',');
+      app.add_option("--inpaint-masks", inp.masks, "the hidden regions to inpaint, e.g. center,bottom")->delimiter(',');
   set_by_user["inpaint-images"] =
       app.add_option("--inpaint-images", inp.images, "test images inpainted per mask")->check(positive);
   set_by_user["inpaint-batch"] =
@@ -714,9 +713,9 @@ int main(int argc, char** argv) {
       if (inp.resamplings.empty()) throw dm::UsageError("--resamplings: give at least one r (1: replacement)");
       const bool jumps = *std::max_element(inp.resamplings.begin(), inp.resamplings.end()) > 1;
       if (jumps && inp.jump >= inp.steps)
-        throw dm::UsageError(fmt::format(
-            "--jump {}: with --inpaint-steps {} the levels are 0..{}, so a jump back is at most {} levels", inp.jump,
-            inp.steps, inp.steps - 1, inp.steps - 1));
+        throw dm::UsageError(
+            fmt::format("--jump {}: with --inpaint-steps {} the levels are 0..{}, so a jump back is at most {} levels",
+                        inp.jump, inp.steps, inp.steps - 1, inp.steps - 1));
     }
     if (resume && !has("cfg"))
       throw dm::UsageError("--resume continues the conditional U-Net's training: add cfg to --parts");

@@ -16,7 +16,8 @@ torch::Tensor inpaint_step(const InpaintStepParts& parts, const Schedule& s, con
     throw std::invalid_argument(fmt::format("inpaint_step: t = {} is not a timestep 0..{}", t, s.T() - 1));
   // BEGIN SOLUTION 06.8
   const auto generated = parts.reverse(x_t, t, eps, z).x_prev;  // the network's step: level t -> t - 1
-  const auto level = torch::full({known.size(0)}, t - 1, torch::TensorOptions().dtype(torch::kLong).device(known.device()));
+  const auto level =
+      torch::full({known.size(0)}, t - 1, torch::TensorOptions().dtype(torch::kLong).device(known.device()));
   const auto kept = t == 0 ? known : parts.q_sample(s, known, level, eps_known);  // the known image at level t - 1
   return mask * kept + (1 - mask) * generated;
   // END SOLUTION

@@ -78,9 +78,10 @@ torch::Tensor q_jump(const Schedule& s, const torch::Tensor& x_t, std::int64_t t
 // Replacement makes the generated pixels agree with the known ones only through the noise they share; RePaint
 // gives the two regions more steps to agree by going back up `jump` levels at regular points and coming down
 // again. The order starts at the top level T - 1 and goes down one level at a time. The jump points are the
-// levels 0, jump, 2 jump, ... whose jump target l + jump is at most T - 1. Each time the walk reaches a jump
-// point l on its way down, it goes back up to l + jump and comes down again, until the stretch from l + jump
-// down to l has been walked `resamplings` times in all; then it carries on down. It ends with the last
+// levels 0, jump, 2 jump, ... whose jump target l + jump is at most T - 1. When the walk first reaches a jump
+// point l, it goes back up to l + jump and comes down to l again, and repeats that until the stretch from
+// l + jump down to l has been walked `resamplings` times in all (the first walk counted); then it carries on
+// down from l. It ends with the last
 // reverse step, from level 0 to -1 (the image).
 //   T            the number of levels, >= 1
 //   jump         levels per jump, >= 1
@@ -109,8 +110,9 @@ using RepaintCallback = std::function<void(std::int64_t level, const torch::Tens
 // for each move up. With resamplings = 1 it is the replacement sampler. Runs without autograd.
 //   parts     as above
 //   levels    the order: levels.front() the level of x_T (T - 1), levels.back() = -1, each move one level down
-//             or some levels up (fewer than two levels, another last level, a move of 0 or of more than one
-//             level down: std::invalid_argument, before any network call)
+//             or some levels up, never above the first (fewer than two levels, another last level, a move of 0,
+//             of more than one level down or above the first level: std::invalid_argument, before any network
+//             call)
 //   x_T       [B, C, H, W] the starting noise
 //   known     [B, C, H, W] the clean images;  mask as in inpaint_step
 //   on_move   optional, called after every move

@@ -13,9 +13,10 @@ void check_levels(const std::vector<std::int64_t>& levels) {
   if (levels.size() < 2 || levels.back() != -1)
     throw std::invalid_argument("repaint: the levels must run from the level of x_T down to -1 (the image)");
   for (std::size_t i = 1; i < levels.size(); ++i)
-    if (levels[i] == levels[i - 1] || levels[i] < levels[i - 1] - 1)
-      throw std::invalid_argument(fmt::format("repaint: the move {} -> {} (moves are one level down or a jump up)",
-                                              levels[i - 1], levels[i]));
+    if (levels[i] == levels[i - 1] || levels[i] < levels[i - 1] - 1 || levels[i] > levels.front())
+      throw std::invalid_argument(
+          fmt::format("repaint: the move {} -> {} (moves are one level down, or a jump up to at most the first level)",
+                      levels[i - 1], levels[i]));
 }
 }  // namespace
 

@@ -16,10 +16,10 @@ std::vector<std::int64_t> repaint_schedule(std::int64_t T, std::int64_t jump, st
   // BEGIN SOLUTION 06.10
   std::vector<std::int64_t> levels = {T - 1};
   for (std::int64_t level = T - 2; level >= -1; --level) {
-    levels.push_back(level);                                     // one reverse step down
+    levels.push_back(level);                                               // one reverse step down
     if (level < 0 || level % jump != 0 || level + jump > T - 1) continue;  // not a jump point
-    for (std::int64_t walk = 1; walk < resamplings; ++walk) {    // the stretch again, resamplings times in all
-      levels.push_back(level + jump);                            // the jump back up
+    for (std::int64_t walk = 1; walk < resamplings; ++walk) {  // the stretch again, resamplings times in all
+      levels.push_back(level + jump);                          // the jump back up
       for (std::int64_t l = level + jump - 1; l >= level; --l) levels.push_back(l);
     }
   }

@@ -6,7 +6,12 @@
 // recording fake network with right parts (06.3, none of 06.1's or 06.2's code runs), the loss over
 // recording parts (06.4), the exact mixture's eps and classifier (06.5), the cross-entropy of a linear
 // classifier on images noised by a q_sample written out here, by loops (06.6; chapter 02's code does not
-// run), and that classifier's gradient of log p(y | x_t) in closed form, W_y - sum_k p_k W_k (06.7).
+// run), and that classifier's gradient of log p(y | x_t) in closed form, W_y - sum_k p_k W_k (06.7); for
+// inpainting, on a schedule of drawn betas built here, the replacement step over recording fakes of the
+// reverse step and q_sample, written out, at a drawn level and at t = 0 (06.8), the jump's closed form with
+// the product of the alphas of the steps after t taken by a loop (06.9), RePaint's order from a walk that
+// counts its arrivals at each jump point, for a drawn T, jump and resamplings (06.10), and the sampler's
+// calls and result over recording fakes of its parts along that order, the walk written out (06.11).
 // Failures name the seed; reproduce them with `./course grade --seed N`.
 // Run: DM_GRADE_SEED=7 build/default/bin/test_06_exercises --gtest_filter='*AtTheGradersSeed'
 #include <gtest/gtest.h>
@@ -15,6 +20,8 @@
 #include <cmath>
 
 #include "06_guidance/guidance.hpp"
+#include "06_guidance/inpainting.hpp"
+#include "ch06_inpainting_reference.hpp"
 #include "ch06_reference.hpp"
 #include "testing.hpp"
 
@@ -152,4 +159,68 @@ TEST(ClassifierGrad, IsTheLogPosteriorGradientAtTheGradersSeed) {
   EXPECT_TRUE(tensors_close("grad_x log p(y | x_t, t)", classifier_log_prob_grad(c.fn(), x, t, y),
                             c.grad_log_p(x, t, y), 1e-9, 1e-7))
       << "K = " << K << seed_note();
+}
+
+TEST(InpaintStep, MatchesTheReplacementStepAtTheGradersSeed) {
+  const auto T = seeded_steps(1, 2, 40, 6801)[0].item<std::int64_t>();
+  const auto s = t6::schedule_of(seeded_uniform({T}, 6802, 0.01, 0.3));
+  const auto B = seeded_steps(1, 1, 5, 6803)[0].item<std::int64_t>();
+  const auto C = seeded_steps(1, 1, 3, 6804)[0].item<std::int64_t>();
+  const auto H = seeded_steps(1, 2, 6, 6805)[0].item<std::int64_t>();
+  auto x = seeded_normal({B, C, H, H}, 6806), eps = seeded_normal({B, C, H, H}, 6807);
+  auto z = seeded_normal({B, C, H, H}, 6808), ek = seeded_normal({B, C, H, H}, 6809);
+  auto known = seeded_uniform({B, C, H, H}, 6810, -1.0, 1.0);
+  auto mask = (seeded_uniform({B, 1, H, H}, 6811, 0.0, 1.0) < 0.6).to(torch::kFloat32);
+  const auto t = seeded_steps(1, 1, T - 1, 6812)[0].item<std::int64_t>();
+  for (std::int64_t level : {t, std::int64_t{0}}) {
+    t6::StepRecorder r;
+    auto got = inpaint_step(r.parts(), s, x, level, eps, z, known, mask, ek);
+    EXPECT_TRUE(tensors_close("the replacement step at t = " + std::to_string(level), got,
+                              t6::expected_step(s, x, level, eps, z, known, mask, ek), 1e-6, 1e-5))
+        << "T = " << T << seed_note();
+  }
+}
+
+TEST(QJump, MatchesTheClosedFormAtTheGradersSeed) {
+  const auto T = seeded_steps(1, 3, 60, 6901)[0].item<std::int64_t>();
+  const auto s = t6::schedule_of(seeded_uniform({T}, 6902, 0.001, 0.2));
+  const auto t = seeded_steps(1, 0, T - 2, 6903)[0].item<std::int64_t>();
+  const auto t_to = seeded_steps(1, t + 1, T - 1, 6904)[0].item<std::int64_t>();
+  auto x = seeded_normal({4, 1, 3, 3}, 6905), z = seeded_normal({4, 1, 3, 3}, 6906);
+  double kept = 1;  // what the steps t + 1 .. t_to keep of x_t's variance, one factor at a time
+  for (std::int64_t k = t + 1; k <= t_to; ++k) kept *= s.alpha[k].item<double>();
+  EXPECT_TRUE(tensors_close("q_jump " + std::to_string(t) + " -> " + std::to_string(t_to), q_jump(s, x, t, t_to, z),
+                            std::sqrt(kept) * x + std::sqrt(1 - kept) * z, 1e-5, 1e-5))
+      << "T = " << T << seed_note();
+}
+
+TEST(RepaintSchedule, MatchesTheOrderAtTheGradersSeed) {
+  const auto T = seeded_steps(1, 2, 64, 61001)[0].item<std::int64_t>();
+  const auto jump = seeded_steps(1, 1, T - 1, 61002)[0].item<std::int64_t>();
+  const auto r = seeded_steps(1, 2, 5, 61003)[0].item<std::int64_t>();
+  const auto got = repaint_schedule(T, jump, r);
+  const auto want = t6::walk_order(T, jump, r);
+  EXPECT_TRUE(got == want) << "T = " << T << ", jump = " << jump << ", resamplings = " << r << ": "
+                           << t6::first_difference(got, want) << "; expected " << t6::join(want, 40) << "; got "
+                           << t6::join(got, 40) << seed_note();
+}
+
+TEST(Repaint, MatchesTheWalkAtTheGradersSeed) {
+  const auto T = seeded_steps(1, 2, 30, 61101)[0].item<std::int64_t>();
+  const auto jump = seeded_steps(1, 1, T - 1, 61102)[0].item<std::int64_t>();
+  const auto r = seeded_steps(1, 2, 4, 61103)[0].item<std::int64_t>();
+  const auto levels = t6::walk_order(T, jump, r);
+  const auto B = seeded_steps(1, 1, 4, 61104)[0].item<std::int64_t>();
+  const auto H = seeded_steps(1, 2, 5, 61105)[0].item<std::int64_t>();
+  auto x_T = seeded_normal({B, 1, H, H}, 61106), known = seeded_uniform({B, 1, H, H}, 61107, -1.0, 1.0);
+  auto mask = (seeded_uniform({B, 1, H, H}, 61108, 0.0, 1.0) < 0.5).to(torch::kFloat32);
+  t6::WalkRecorder rec;
+  auto got = repaint(rec.parts(), levels, x_T, known, mask, rec.on_move());
+  const auto want = t6::expected_events(levels, true);
+  const auto order = "the order of T = " + std::to_string(T) + ", jump = " + std::to_string(jump) +
+                     ", resamplings = " + std::to_string(r);
+  EXPECT_TRUE(rec.events == want) << order << ": the calls of its parts, " << t6::first_difference(rec.events, want)
+                                  << seed_note();
+  EXPECT_TRUE(tensors_close("repaint's result", got, t6::expected_walk(levels, x_T, known, mask).back(), 1e-5, 1e-5))
+      << order << seed_note();
 }
