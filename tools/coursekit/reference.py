@@ -14,6 +14,7 @@ planned, and the metrics. Default --threads 1, so it can run beside a build."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 import signal
 import subprocess
 import time
@@ -273,6 +274,51 @@ def table(chapter_id: str, chapter_dir: str, preset: str, threads: int, model: P
     return 0
 
 
+
+@dataclass
+class PartRun:
+    """One reference run of a chapter program's part, done: where it wrote, what it printed, what it cost."""
+    run_dir: Path
+    out_dir: Path
+    metrics: dict
+    shown: list[str]  # the command as a reader would type it (paths relative to the repository)
+    lines: list[str]
+    wall: float
+    commit: str       # HEAD when the run started, and whether tracked files differed from it
+    dirty: bool
+
+
+def run_part(what: str, chapter_id: str, chapter_dir: str, preset: str, threads: int, recipe: list[str],
+             work_name: str) -> tuple[int, PartRun | None]:
+    """Builds the chapter's program, runs `recipe` at `threads` threads into runs/<work_name>/ with seed 0, and
+    returns the run (None with the exit code when the build or the run failed: nothing is stored then)."""
+    if B.build(preset, [f"ch{chapter_id}_solutions"]).returncode != 0:
+        return 1, None
+    commit = provenance.git("rev-parse", "HEAD")
+    dirty = bool(provenance.git("status", "--porcelain", "--untracked-files=no"))
+    work = ROOT / "runs" / work_name
+    cmd = [str(B.bin_dir(preset) / "solutions" / chapter_dir), *recipe, "--threads", str(threads), "--out",
+           str(work), "--seed", "0"]
+    rc, lines, wall = run_timed(cmd)
+    if rc != 0:
+        print(f"train-reference {what}: {chapter_dir} failed (exit {rc}); nothing stored")
+        return rc, None
+    run_dir = work / chapter_dir
+    out_dir = provenance.REFERENCE / chapter_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shown = ["bin/solutions/" + chapter_dir, *[a.replace(str(ROOT) + "/", "") for a in cmd[1:]]]
+    return 0, PartRun(run_dir, out_dir, json.loads((run_dir / "metrics.json").read_text()), shown, lines, wall,
+                      commit, dirty)
+
+
+def store_output(r: PartRun, name: str, figures: tuple[str, ...]) -> None:
+    """The run's whole output as reference/<chapter>/<name> (its command first), and its figures beside it."""
+    (r.out_dir / name).write_text(("$ " + " ".join(r.shown) + "\n" + "".join(r.lines)).replace(str(ROOT) + "/", ""))
+    for fig in figures:
+        if (r.run_dir / fig).is_file():
+            (r.out_dir / fig).write_bytes((r.run_dir / fig).read_bytes())
+
+
 def classifier(chapter_id: str, chapter_dir: str, preset: str, threads: int) -> int:
     """Chapter 06's noise-aware classifier, trained from scratch in one run with its classifier-guidance sweep
     of chapter 03's reference model -> reference/06_guidance/classifier.dmt with classifier.json (the command,
@@ -281,27 +327,14 @@ def classifier(chapter_id: str, chapter_dir: str, preset: str, threads: int) -> 
     if chapter_id not in CLASSIFIER_RECIPES:
         print(f"train-reference --classifier: only chapter 06 has one (not {chapter_id})")
         return 2
-    if B.build(preset, [f"ch{chapter_id}_solutions"]).returncode != 0:
-        return 1
-    work = ROOT / "runs" / "reference-classifier"
-    cmd = [str(B.bin_dir(preset) / "solutions" / chapter_dir), *CLASSIFIER_RECIPES[chapter_id],
-           "--threads", str(threads), "--out", str(work), "--seed", "0"]
-    rc, lines, wall = run_timed(cmd)
-    if rc != 0:
-        print(f"train-reference --classifier: {chapter_dir} failed (exit {rc}); nothing stored")
+    rc, r = run_part("--classifier", chapter_id, chapter_dir, preset, threads, CLASSIFIER_RECIPES[chapter_id],
+                     "reference-classifier")
+    if r is None:
         return rc
-    run_dir = work / chapter_dir
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    out_dir = provenance.REFERENCE / chapter_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    artefact = out_dir / "classifier.dmt"
-    (run_dir / "classifier.dmt").replace(artefact)
-    shown = ["bin/solutions/" + chapter_dir, *[a.replace(str(ROOT) + "/", "") for a in cmd[1:]]]
-    (out_dir / "cg_eval.txt").write_text(("$ " + " ".join(shown) + "\n" + "".join(lines))
-                                         .replace(str(ROOT) + "/", ""))
-    for fig in CLASSIFIER_FIGURES:
-        if (run_dir / fig).is_file():
-            (out_dir / fig).write_bytes((run_dir / fig).read_bytes())
+    metrics, shown, wall = r.metrics, r.shown, r.wall
+    artefact = r.out_dir / "classifier.dmt"
+    (r.run_dir / "classifier.dmt").replace(artefact)
+    store_output(r, "cg_eval.txt", CLASSIFIER_FIGURES)
     cg = metrics.get("classifier_guidance", {})
     rec = provenance.write(artefact, ["./course", "train-reference", chapter_id, "--classifier", "--threads",
                                       str(threads)], wall,
@@ -323,32 +356,17 @@ def inpaint(chapter_id: str, chapter_dir: str, preset: str, threads: int) -> int
     if chapter_id not in INPAINT_RECIPES:
         print(f"train-reference --inpaint: only chapter 06 has one (not {chapter_id})")
         return 2
-    if B.build(preset, [f"ch{chapter_id}_solutions"]).returncode != 0:
-        return 1
     model = provenance.REFERENCE / "03_ddpm" / "model.dmt"
-    work = ROOT / "runs" / "reference-inpaint"
-    cmd = [str(B.bin_dir(preset) / "solutions" / chapter_dir), *INPAINT_RECIPES[chapter_id],
-           "--threads", str(threads), "--out", str(work), "--seed", "0"]
-    rc, lines, wall = run_timed(cmd)
-    if rc != 0:
-        print(f"train-reference --inpaint: {chapter_dir} failed (exit {rc}); nothing stored")
+    rc, r = run_part("--inpaint", chapter_id, chapter_dir, preset, threads, INPAINT_RECIPES[chapter_id],
+                     "reference-inpaint")
+    if r is None:
         return rc
-    run_dir = work / chapter_dir
-    metrics = json.loads((run_dir / "metrics.json").read_text())
-    out_dir = provenance.REFERENCE / chapter_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
-    shown = ["bin/solutions/" + chapter_dir, *[a.replace(str(ROOT) + "/", "") for a in cmd[1:]]]
-    (out_dir / "inpaint_eval.txt").write_text(("$ " + " ".join(shown) + "\n" + "".join(lines))
-                                              .replace(str(ROOT) + "/", ""))
-    for fig in INPAINT_FIGURES:
-        if (run_dir / fig).is_file():
-            (out_dir / fig).write_bytes((run_dir / fig).read_bytes())
+    out_dir, wall = r.out_dir, r.wall
+    store_output(r, "inpaint_eval.txt", INPAINT_FIGURES)
     rec = {"command": ["./course", "train-reference", chapter_id, "--inpaint", "--threads", str(threads)],
-           "program": shown, "commit": provenance.git("rev-parse", "HEAD"),
-           "dirty": bool(provenance.git("status", "--porcelain", "--untracked-files=no")),
-           "machine": provenance.machine(), "wall_s": round(wall, 1), "threads": threads,
-           "model": "reference/03_ddpm/model.dmt", "model_sha256": provenance.sha256(model),
-           "inpainting": metrics.get("inpainting", {}),
+           "program": r.shown, "commit": r.commit, "dirty": r.dirty, "machine": provenance.machine(),
+           "wall_s": round(wall, 1), "threads": threads, "model": "reference/03_ddpm/model.dmt",
+           "model_sha256": provenance.sha256(model), "inpainting": r.metrics.get("inpainting", {}),
            "files": {n: provenance.sha256(out_dir / n) for n in ("inpaint_eval.txt", *INPAINT_FIGURES)
                      if (out_dir / n).is_file()}}
     (out_dir / "inpaint.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
