@@ -79,7 +79,9 @@ TEST(CfgCombine, TheConventionsAgreeAtSEqualToWPlusOne) {
     auto a = cfg_combine(c, u, w, Convention::HoSalimansW);
     auto b = cfg_combine(c, u, w + 1, Convention::GuidanceScale);
     EXPECT_TRUE(tensors_close("w = " + std::to_string(w) + " vs guidance_scale = w + 1", a, b, 1e-5, 1e-5));
-    if (w > 0) EXPECT_FALSE(torch::allclose(a, c)) << "w = " << w << " is not the conditional model";
+    if (w > 0) {
+      EXPECT_FALSE(torch::allclose(a, c)) << "w = " << w << " is not the conditional model";
+    }
   }
 }
 
