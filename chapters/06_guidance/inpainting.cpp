@@ -9,7 +9,8 @@
 // across the mask's edge are beside the original's own (the seam).
 // Writes (in runs/06_guidance/)
 //   inpaint_strip.png       per mask: original, the known pixels (hidden in grey), then each r
-//   inpaint_process.png     the first mask's first image along the walk, a row per r (levels; "up": a jump)
+//   inpaint_process.png     the first mask's first image along the walk, a row per r (its first frame says
+//                           which; captions: levels, "up" after a jump)
 //   inpaint_agreement.png   class agreement with the original against network evaluations per image
 #include "inpainting.hpp"
 
@@ -205,6 +206,7 @@ nlohmann::json run_inpainting(const InpaintConfig& cfg, const dm::CommonFlags& f
         ++move;
         if (std::find(at.begin(), at.end(), move) == at.end() || std::int64_t(frames.size()) >= 9) return;
         frames.push_back(dm::make_grid(x.slice(0, 0, 1).clamp(-1, 1).cpu(), 1, 0, 3));
+        if (frames.size() == 1) dm::put_label(frames.back(), fmt::format("r = {}", rs));  // which row is which
         captions.push_back(fmt::format("{}{}", level, levels[std::size_t(move - 1)] < level ? " up" : ""));
       };
       const auto t0 = Clock::now();
