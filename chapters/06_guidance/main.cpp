@@ -19,7 +19,11 @@
 //   inpaint   inpainting with chapter 03's unconditional model (inpainting.cpp): replacement (your 06.8
 //             around your 03.3) and RePaint's jumps back (your 06.9, 06.10, walked by your 06.11), judged by
 //             whether the evaluation classifier still sees the original's class
-// --parts picks them (default: all four; the sweep of the cfg part is called sweep below).
+//   text      text prompts through cross-attention (text_prompts.cpp): a text encoder and cross-attention
+//             blocks (your 06.12 inside both) trained with your Algorithm 1 on captions whose words your 06.13
+//             splits, guided by your 06.3 against the empty prompt; class and attribute accuracy, held-out
+//             pairs, attention maps, --prompt
+// --parts picks them (default: all five; the sweep of the cfg part is called sweep below).
 // Writes
 //   runs/06_guidance/toy_guidance.png  toy samples of one class at each classifier-guidance scale
 //   runs/06_guidance/loss.png          the training loss
@@ -32,11 +36,14 @@
 //                                      the cg part (classifier_guidance.cpp says what each is)
 //   runs/06_guidance/inpaint_strip.png, inpaint_process.png, inpaint_agreement.png
 //                                      the inpaint part (inpainting.cpp says what each is)
+//   runs/06_guidance/text_model.dmt, text_grid.png, text_accuracy.png, text_attention.png, text_prompts.png,
+//   text_video.mp4                     the text part (text_prompts.cpp says what each is)
 //
 //   build/default/bin/solutions/06_guidance --quick
 //   build/default/bin/solutions/06_guidance --sample-only --parts cfg --w 0,1,3   (the conditional reference model)
 //   build/default/bin/solutions/06_guidance --sample-only --parts cg --cg-scales 0,4  (the reference classifier)
 //   build/default/bin/solutions/06_guidance --parts inpaint --inpaint-masks center --resamplings 1,5
+//   build/default/bin/solutions/06_guidance --sample-only --parts text --prompt "a dark sandal" --prompt "a large bag"
 #include <fmt/core.h>
 #include <torch/torch.h>
 #include <CLI/CLI.hpp>
@@ -80,6 +87,7 @@
 #include "dm/train/loop.hpp"
 #include "inpainting.hpp"
 #include "program.hpp"
+#include "text_prompts.hpp"
 
 namespace {
 
@@ -603,13 +611,14 @@ int main(int argc, char** argv) {
   app.add_option("--ckpt", ckpt_flag, "checkpoint path (default: <out>/06_guidance/ckpt.pt)");
   app.add_option("--stop-after", stop_after, "act as if Ctrl-C came after this many steps (tests)")->group("");
   // ---- which parts run, and classifier guidance's own flags (classifier_guidance.hpp) ----
-  std::vector<std::string> parts = {"toy", "cfg", "cg", "inpaint"};
+  std::vector<std::string> parts = {"toy", "cfg", "cg", "inpaint", "text"};
   app.add_option("--parts", parts,
                  "what runs: toy (the 2-D mixture), cfg (classifier-free guidance: train, sweep), cg (classifier "
                  "guidance of chapter 03's model: train the noise-aware classifier, sweep), inpaint (inpainting "
-                 "with chapter 03's model: replacement and RePaint)")
+                 "with chapter 03's model: replacement and RePaint), text (text prompts through cross-attention: "
+                 "train, evaluate, --prompt)")
       ->delimiter(',')
-      ->check(CLI::IsMember({"toy", "cfg", "cg", "inpaint"}));
+      ->check(CLI::IsMember({"toy", "cfg", "cg", "inpaint", "text"}));
   ch06::CgConfig cg;
   app.add_option("--unconditional", cg.unconditional,
                  "the unconditional model that classifier guidance steers and inpainting fills in (default: "
@@ -658,6 +667,33 @@ int main(int argc, char** argv) {
                      "RePaint's r of the sweep, e.g. 1,5 (1: replacement; each stretch walked r times)")
           ->delimiter(',')
           ->check(positive);
+  ch06::TextConfig txt;
+  app.add_option("--text-init", txt.init,
+                 "the model the text part starts from: chapter 03's unconditional model (it gains a text encoder) "
+                 "or a text_model.dmt of this part (default: the course's text reference in quick mode and with "
+                 "--sample-only, chapter 03's reference in the full recipe)")
+      ->check(CLI::ExistingFile);
+  set_by_user["text-steps"] =
+      app.add_option("--text-steps", txt.steps, "training steps of the text model")->check(positive);
+  set_by_user["text-batch"] = app.add_option("--text-batch", txt.batch, "images per text step")->check(positive);
+  set_by_user["text-lr"] = app.add_option("--text-lr", txt.lr, "peak learning rate of the text model")->check(positive);
+  app.add_option("--p-word", txt.p_word, "probability that a training caption names each attribute")
+      ->check(dm::half_open(0, std::nextafter(1.0, 2.0)));
+  app.add_option("--held-out", txt.held_out,
+                 "(attribute, class) pairs no caption names together, e.g. \"light sandal,small coat\"")
+      ->delimiter(',');
+  set_by_user["text-w"] = app.add_option("--text-w", txt.w, "guidance strengths w of the text evaluation")
+                              ->delimiter(',')
+                              ->check(dm::half_open(0, kInf));
+  set_by_user["text-samples"] =
+      app.add_option("--text-samples", txt.per_prompt, "images per prompt of the text evaluation (40 prompts)")
+          ->check(positive);
+  app.add_option("--prompt", txt.prompts, "a prompt for text_prompts.png and the video (repeat the flag for more)");
+  app.add_option("--prompt-w", txt.prompt_w, "guidance strength w of the --prompt images")
+      ->check(dm::half_open(0, kInf));
+  set_by_user["prompt-samples"] =
+      app.add_option("--prompt-samples", txt.prompt_samples, "images per --prompt")->check(positive);
+  app.add_option("--attention-prompt", txt.attention_prompt, "the prompt whose attention maps are drawn");
 
   return dm::run_main(app, argc, argv, [&] {
     const auto t_start = Clock::now();
@@ -688,6 +724,12 @@ int main(int argc, char** argv) {
       quick("inpaint-steps", inp.steps, std::int64_t{50});
       quick("jump", inp.jump, std::int64_t{5});
       quick("resamplings", inp.resamplings, std::vector<std::int64_t>{1, 4});
+      quick("text-steps", txt.steps, std::int64_t{20});
+      quick("text-batch", txt.batch, std::int64_t{16});
+      quick("text-lr", txt.lr, 1e-4);
+      quick("text-w", txt.w, std::vector<double>{0, 3});
+      quick("text-samples", txt.per_prompt, std::int64_t{1});
+      quick("prompt-samples", txt.prompt_samples, std::int64_t{4});
     }
     auto has = [&](const char* part) { return std::find(parts.begin(), parts.end(), part) != parts.end(); };
     const auto convention = dm::ch06::parse_convention(cfg.convention);
@@ -719,8 +761,21 @@ int main(int argc, char** argv) {
             fmt::format("--jump {}: with --inpaint-steps {} the levels are 0..{}, so a jump back is at most {} levels",
                         inp.jump, inp.steps, inp.steps - 1, inp.steps - 1));
     }
-    if (resume && !has("cfg"))
-      throw dm::UsageError("--resume continues the conditional U-Net's training: add cfg to --parts");
+    if (resume && !has("cfg") && !has("text"))
+      throw dm::UsageError(
+          "--resume continues the conditional U-Net's training (with cfg in --parts) or, without cfg, the text "
+          "model's: add cfg or text to --parts");
+    if (has("text")) {  // refused before any part runs: unknown words, prompts too long, bad pairs
+      ch06::check_text_config(txt);
+      if (txt.init.empty() && !(resume && !has("cfg"))) {
+        const auto ref_text = dm::io::reference_path("06_guidance/text_model.dmt");
+        const auto ref = (flags.quick || sample_only) && std::filesystem::exists(ref_text)
+                             ? ref_text
+                             : dm::io::reference_path("03_ddpm/model.dmt");
+        txt.init = dm::io::shown_path(ref);
+        txt.init_sha256 = dm::io::reference_sha256(ref);
+      }
+    }
     if ((has("cg") || has("inpaint")) && cg.unconditional.empty()) {  // chapter 03's reference model
       const auto ref = dm::io::reference_path("03_ddpm/model.dmt");
       cg.unconditional = dm::io::shown_path(ref);
@@ -802,6 +857,21 @@ int main(int argc, char** argv) {
       inp.unconditional = cg.unconditional;
       inp.unconditional_sha256 = cg.unconditional_sha256;
       m["inpainting"] = ch06::run_inpainting(inp, flags, device, judge(), run);
+    }
+
+    // ---- text prompts through cross-attention ----
+    if (has("text")) {
+      txt.warmup = cfg.warmup;
+      txt.grad_clip = cfg.grad_clip;
+      txt.ema = cfg.ema;
+      txt.ckpt_every = cfg.ckpt_every;
+      txt.p_uncond = cfg.p_uncond;
+      txt.sample_batch = cfg.sample_batch;
+      txt.sample_steps = cfg.sample_steps;
+      const ch06::TextRun topt{sample_only, train_only, resume && !has("cfg"), stop_after};
+      bool interrupted = false;
+      m["text"] = ch06::run_text_prompts(txt, topt, flags, device, judge, run, interrupted);
+      if (interrupted) return 130;
     }
     m["device"] = device.str();
     m["track"] = dm::track();

@@ -318,6 +318,8 @@ def cmd_train_reference(m: Manifest, a) -> int:
         return reference.classifier(ch.id, ch.dir, a.preset, a.threads)
     if a.inpaint:
         return reference.inpaint(ch.id, ch.dir, a.preset, a.threads)
+    if a.text:
+        return reference.text(ch.id, ch.dir, a.preset, a.threads)
     return reference.run(ch.id, ch.dir, a.preset, a.threads, a.minutes, a.export_only)
 
 
@@ -382,6 +384,9 @@ def main(argv: list[str]) -> int:
     p.add_argument("--inpaint", action="store_true",
                    help="chapter 06: the inpainting sweep (replacement and RePaint) of chapter 03's reference model "
                         "(reference/06_guidance/inpaint_eval.txt, inpaint.json)")
+    p.add_argument("--text", action="store_true",
+                   help="chapter 06: the text-conditioned U-Net (text encoder, cross-attention) trained from chapter "
+                        "03's reference model, and its evaluation (reference/06_guidance/text_model.dmt, text_eval.txt)")
     p.add_argument("--classifier", action="store_true",
                    help="chapter 06: the noise-aware classifier of classifier guidance and its sweep of chapter 03's "
                         "reference model (reference/06_guidance/classifier.dmt, cg_eval.txt)")

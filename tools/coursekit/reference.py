@@ -62,6 +62,17 @@ INPAINT_RECIPES: dict[str, list[str]] = {
 }
 INPAINT_FIGURES = ("inpaint_strip.png", "inpaint_process.png", "inpaint_agreement.png")
 
+# Chapter 06's fourth: the text-conditioned U-Net (text encoder and cross-attention), trained from chapter 03's
+# reference model, and its evaluation (`./course train-reference 06 --text`).
+TEXT_RECIPES: dict[str, list[str]] = {
+    "06": ["--parts", "text", "--text-steps", "3000", "--text-batch", "64", "--text-lr", "5e-4", "--warmup", "100",
+           "--ema", "0.999", "--ckpt-every", "250", "--p-uncond", "0.1", "--p-word", "0.5", "--text-w", "0,1,3",
+           "--text-samples", "10", "--sample-batch", "200", "--sample-steps", "50", "--prompt", "a dark sandal",
+           "--prompt", "a small light bag", "--prompt", "a large dark ankle boot", "--prompt", "a light sandal",
+           "--prompt-w", "3", "--prompt-samples", "8"],
+}
+TEXT_FIGURES = ("text_loss.png", "text_grid.png", "text_accuracy.png", "text_attention.png", "text_prompts.png")
+
 # Chapters that train nothing: their reference run is their table on an earlier chapter's reference
 # model (reference/03_ddpm/model.dmt, passed as --ckpt and checked against its recorded sha256).
 TABLES: dict[str, list[str]] = {
@@ -372,4 +383,28 @@ def inpaint(chapter_id: str, chapter_dir: str, preset: str, threads: int) -> int
     (out_dir / "inpaint.json").write_text(json.dumps(rec, indent=2, sort_keys=True) + "\n")
     print(f"train-reference --inpaint: wrote {out_dir.relative_to(ROOT)}/inpaint_eval.txt and inpaint.json "
           f"({wall / 60:.1f} min)")
+    return 0
+
+
+def text(chapter_id: str, chapter_dir: str, preset: str, threads: int) -> int:
+    """Chapter 06's text-conditioned U-Net, trained from chapter 03's reference model in one run with its evaluation
+    -> reference/06_guidance/text_model.dmt with text_model.json (the command, commit, machine, wall time, the
+    tables), text_eval.txt (the program's output) and the figures. No resume: an interrupted run stores nothing."""
+    if chapter_id not in TEXT_RECIPES:
+        print(f"train-reference --text: only chapter 06 has one (not {chapter_id})")
+        return 2
+    rc, r = run_part("--text", chapter_id, chapter_dir, preset, threads, TEXT_RECIPES[chapter_id], "reference-text")
+    if r is None:
+        return rc
+    artefact = r.out_dir / "text_model.dmt"
+    (r.run_dir / "text_model.dmt").replace(artefact)
+    store_output(r, "text_eval.txt", TEXT_FIGURES)
+    t = r.metrics.get("text", {})
+    rec = provenance.write(artefact, ["./course", "train-reference", chapter_id, "--text", "--threads", str(threads)],
+                           r.wall, {"program": r.shown, "threads": threads, "run_commit": r.commit,
+                                    "run_dirty": r.dirty, "train": t.get("train", {}),
+                                    "held_out": t.get("held_out", []), "sweep": t.get("sweep", {}),
+                                    "started_from_model": "reference/03_ddpm/model.dmt"})
+    print(f"train-reference --text: {artefact.relative_to(ROOT)}, {rec['bytes']} bytes, sha256 "
+          f"{rec['sha256'][:12]}..., {r.wall:.0f} s")
     return 0

@@ -68,6 +68,13 @@ void UNetConfig::validate() const {
   if (time_embed_dim < 0 || time_embed_dim % 2)
     bad(fmt::format("time_embed_dim must be 0 or even (got {})", time_embed_dim));
   if (num_classes < 0) bad(fmt::format("num_classes must be >= 0 (got {})", num_classes));
+  if (text_vocab < 0) bad(fmt::format("text_vocab must be >= 0 (got {})", text_vocab));
+  if (text_vocab > 0) {
+    if (num_classes > 0) bad("a U-Net is conditioned on class labels or on text, not both");
+    if (text_context < 1 || text_layers < 0 || text_width < 1 || text_width % heads != 0)
+      bad(fmt::format("text encoder: context {} (>= 1), {} layers (>= 0), width {} (divisible by {} heads)",
+                      text_context, text_layers, text_width, heads));
+  }
   const std::int64_t levels = static_cast<std::int64_t>(channel_mults.size());
   const std::int64_t factor = std::int64_t{1} << (levels - 1);
   if (image_size % factor != 0)
@@ -101,6 +108,12 @@ nlohmann::json UNetConfig::to_json() const {
                       {"dropout", dropout},
                       {"time_embed_dim", time_embed_dim}};
   if (num_classes > 0) j["num_classes"] = num_classes;  // absent: unconditional (files before chapter 06)
+  if (text_vocab > 0)
+    j["text"] = {{"vocab", text_vocab},
+                 {"context", text_context},
+                 {"width", text_width},
+                 {"layers", text_layers},
+                 {"cross_attention_resolutions", cross_attention_resolutions}};
   return j;
 }
 
@@ -122,6 +135,14 @@ UNetConfig UNetConfig::from_json(const nlohmann::json& j) {
     get("dropout", c.dropout);
     get("time_embed_dim", c.time_embed_dim);
     get("num_classes", c.num_classes);
+    if (j.contains("text")) {
+      const auto& t = j.at("text");
+      t.at("vocab").get_to(c.text_vocab);
+      t.at("context").get_to(c.text_context);
+      t.at("width").get_to(c.text_width);
+      t.at("layers").get_to(c.text_layers);
+      t.at("cross_attention_resolutions").get_to(c.cross_attention_resolutions);
+    }
   } catch (const nlohmann::json::exception& e) {
     throw dm::UserError(std::string("U-Net config has a value of the wrong type: ") + e.what());
   }
@@ -134,7 +155,11 @@ std::string UNetConfig::describe() const {
       "time embedding {}{}",
       in_channels, image_size, image_size, base_width, join(channel_mults), res_blocks_per_level,
       join(attention_resolutions), heads, groups, dropout, temb_dim(),
-      num_classes > 0 ? fmt::format(", {} classes (+ no label)", num_classes) : std::string{});
+      num_classes > 0 ? fmt::format(", {} classes (+ no label)", num_classes)
+      : text_vocab > 0 ? fmt::format(", text: {} words, context {}, encoder {} wide x {} layers, cross-attention at {}",
+                                     text_vocab, text_context, text_width, text_layers,
+                                     join(cross_attention_resolutions))
+                       : std::string{});
 }
 
 std::vector<std::string> UNetConfig::differences(const UNetConfig& run) const {
@@ -157,6 +182,14 @@ std::vector<std::string> UNetConfig::differences(const UNetConfig& run) const {
   diff("dropout", fmt::format("{}", dropout), fmt::format("{}", run.dropout), "--dropout");
   diff("time_embed_dim", std::to_string(temb_dim()), std::to_string(run.temb_dim()), "");
   diff("num_classes", std::to_string(num_classes), std::to_string(run.num_classes), "");
+  diff("text_vocab", std::to_string(text_vocab), std::to_string(run.text_vocab), "");
+  if (text_vocab > 0 && run.text_vocab > 0) {
+    diff("text_context", std::to_string(text_context), std::to_string(run.text_context), "");
+    diff("text_width", std::to_string(text_width), std::to_string(run.text_width), "");
+    diff("text_layers", std::to_string(text_layers), std::to_string(run.text_layers), "");
+    diff("cross_attention_resolutions", join_flag(cross_attention_resolutions),
+         join_flag(run.cross_attention_resolutions), "");
+  }
   return out;
 }
 
@@ -217,6 +250,18 @@ UNetImpl::UNetImpl(const UNetConfig& cfg, TimestepEmbedding embed) : cfg_(cfg), 
     label_embed->weight.zero_();  // starts as the unconditional model: every label adds nothing
   }
   conv_in = register_module("conv_in", conv3(cfg_.in_channels, cfg_.base_width));
+  const bool text = cfg_.text_vocab > 0;
+  const std::set<std::int64_t> xres(cfg_.cross_attention_resolutions.begin(), cfg_.cross_attention_resolutions.end());
+  if (text) {
+    text_encoder = register_module("text_encoder", TextEncoder(cfg_.text_vocab, cfg_.text_context, cfg_.text_width,
+                                                               cfg_.text_layers, cfg_.heads));
+    cross = register_module("cross", torch::nn::ModuleList());
+  }
+  // a cross-attention block after the module just added to `list` (kinds, cross index per entry)
+  auto add_cross = [&](std::vector<int>& where, std::int64_t channels) {
+    where.back() = static_cast<int>(cross->size());
+    cross->push_back(CrossAttention(channels, cfg_.text_width, cfg_.heads, G));
+  };
 
   down = register_module("down", torch::nn::ModuleList());
   std::vector<std::int64_t> skip_ch = {cfg_.base_width};  // channels of every saved activation
@@ -227,16 +272,20 @@ UNetImpl::UNetImpl(const UNetConfig& cfg, TimestepEmbedding embed) : cfg_(cfg), 
     for (std::int64_t r = 0; r < cfg_.res_blocks_per_level; ++r) {
       down->push_back(ResBlock(ch, out, temb, G, cfg_.dropout));
       down_kinds_ += 'R';
+      down_cross_.push_back(-1);
       ch = out;
       if (attn.count(res)) {
         down->push_back(AttentionBlock(ch, cfg_.heads, G));
         down_kinds_ += 'A';
+        down_cross_.push_back(-1);
       }
+      if (text && xres.count(res)) add_cross(down_cross_, ch);
       skip_ch.push_back(ch);
     }
     if (l + 1 < levels) {
       down->push_back(Downsample(ch));
       down_kinds_ += 'D';
+      down_cross_.push_back(-1);
       res /= 2;
       skip_ch.push_back(ch);
     }
@@ -246,6 +295,10 @@ UNetImpl::UNetImpl(const UNetConfig& cfg, TimestepEmbedding embed) : cfg_(cfg), 
   mid->push_back(ResBlock(ch, ch, temb, G, cfg_.dropout));
   mid->push_back(AttentionBlock(ch, cfg_.heads, G));
   mid->push_back(ResBlock(ch, ch, temb, G, cfg_.dropout));
+  if (text && xres.count(res)) {
+    mid_cross_ = static_cast<int>(cross->size());
+    cross->push_back(CrossAttention(ch, cfg_.text_width, cfg_.heads, G));
+  }
 
   up = register_module("up", torch::nn::ModuleList());
   for (std::int64_t l = levels - 1; l >= 0; --l) {
@@ -255,15 +308,19 @@ UNetImpl::UNetImpl(const UNetConfig& cfg, TimestepEmbedding embed) : cfg_(cfg), 
       skip_ch.pop_back();
       up->push_back(ResBlock(ch + s, out, temb, G, cfg_.dropout));
       up_kinds_ += 'R';
+      up_cross_.push_back(-1);
       ch = out;
       if (attn.count(res)) {
         up->push_back(AttentionBlock(ch, cfg_.heads, G));
         up_kinds_ += 'A';
+        up_cross_.push_back(-1);
       }
+      if (text && xres.count(res)) add_cross(up_cross_, ch);
     }
     if (l > 0) {
       up->push_back(Upsample(ch));
       up_kinds_ += 'U';
+      up_cross_.push_back(-1);
       res *= 2;
     }
   }
@@ -298,7 +355,57 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t) 
     throw std::logic_error(
         "UNet: this U-Net is class-conditional (num_classes = " + std::to_string(cfg_.num_classes) +
         "): call forward(x, t, y) with the labels, or with the id of 'no label' for the unconditional model");
+  if (text_encoder)
+    throw std::logic_error(
+        "UNet: this U-Net is text-conditioned: call forward_text(x, t, ids, mask), with the empty prompt's tokens "
+        "for the unconditional model");
   return forward_emb(x, temb2(torch::silu(temb1(time_embedding(embed_, cfg_, x, t)))));
+}
+
+torch::Tensor UNetImpl::forward_text(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& ids,
+                                     const torch::Tensor& mask) {
+  TORCH_CHECK(text_encoder, "UNet: forward_text needs a text-conditioned U-Net (text_vocab > 0); this one is not");
+  TORCH_CHECK(ids.dim() == 2 && ids.size(0) == x.size(0) && ids.size(1) == cfg_.text_context &&
+                  ids.scalar_type() == torch::kLong && mask.sizes() == ids.sizes() &&
+                  mask.scalar_type() == torch::kBool,
+              "UNet: expected token ids [B, ", cfg_.text_context, "] int64 and mask [B, ", cfg_.text_context,
+              "] bool with B = ", x.size(0), ", got ", ids.sizes(), " ", ids.scalar_type(), " and ", mask.sizes(), " ",
+              mask.scalar_type());
+  if (ids.numel() > 0) {
+    const auto lo = ids.min().item<std::int64_t>(), hi = ids.max().item<std::int64_t>();
+    TORCH_CHECK(lo >= 0 && hi < cfg_.text_vocab, "UNet: token ids must be in 0..", cfg_.text_vocab - 1, ", got ", lo,
+                "..", hi);
+  }
+  recorded_.clear();
+  const auto context = text_encoder->forward(ids, mask, attend_);  // [B, L, text_width]
+  return forward_emb(x, temb2(torch::silu(temb1(time_embedding(embed_, cfg_, x, t)))), &context, &mask);
+}
+
+torch::Tensor UNetImpl::cross_at(int index, const torch::Tensor& h, const torch::Tensor* context,
+                                 const torch::Tensor* mask) {
+  if (index < 0 || !context) return h;
+  torch::Tensor w;
+  auto out = cross[std::size_t(index)]->as<CrossAttention>()->forward(h, *context, *mask, attend_,
+                                                                      record_ ? &w : nullptr);
+  if (record_) recorded_.push_back(w.detach());  // [B, HW, L]
+  return out;
+}
+
+torch::Tensor UNetImpl::attention_maps() const {
+  TORCH_CHECK(!recorded_.empty(), "UNet: no attention recorded: record_attention(true), then forward_text");
+  namespace F = torch::nn::functional;
+  torch::Tensor sum;
+  for (const auto& w : recorded_) {
+    const auto B = w.size(0), HW = w.size(1), L = w.size(2);
+    const auto side = static_cast<std::int64_t>(std::lround(std::sqrt(double(HW))));
+    auto m = w.transpose(1, 2).reshape({B, L, side, side});
+    m = F::interpolate(m, F::InterpolateFuncOptions()
+                              .size(std::vector<std::int64_t>{cfg_.image_size, cfg_.image_size})
+                              .mode(torch::kBilinear)
+                              .align_corners(false));
+    sum = sum.defined() ? sum + m : m;
+  }
+  return sum / double(recorded_.size());
 }
 
 torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y) {
@@ -316,7 +423,8 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t, 
   return forward_emb(x, emb);
 }
 
-torch::Tensor UNetImpl::forward_emb(const torch::Tensor& x, const torch::Tensor& emb) {
+torch::Tensor UNetImpl::forward_emb(const torch::Tensor& x, const torch::Tensor& emb, const torch::Tensor* context,
+                                   const torch::Tensor* mask) {
   auto h = conv_in(x);  // [B, width, H, W]
   std::vector<torch::Tensor> skips = {h};
   for (std::size_t i = 0; i < down->size(); ++i) {
@@ -331,12 +439,14 @@ torch::Tensor UNetImpl::forward_emb(const torch::Tensor& x, const torch::Tensor&
         h = down[i]->as<Downsample>()->forward(h);
         break;
     }
+    if (!down_cross_.empty()) h = cross_at(down_cross_[i], h, context, mask);
     // a ResBlock followed by attention saves after the attention
     const bool next_is_attn = i + 1 < down->size() && down_kinds_[i + 1] == 'A';
     if (!next_is_attn) skips.push_back(h);
   }
   h = mid[0]->as<ResBlock>()->forward(h, emb);
   h = mid[1]->as<AttentionBlock>()->forward(h);
+  h = cross_at(mid_cross_, h, context, mask);
   h = mid[2]->as<ResBlock>()->forward(h, emb);
   for (std::size_t i = 0; i < up->size(); ++i) {
     switch (up_kinds_[i]) {
@@ -351,6 +461,7 @@ torch::Tensor UNetImpl::forward_emb(const torch::Tensor& x, const torch::Tensor&
         h = up[i]->as<Upsample>()->forward(h);
         break;
     }
+    if (!up_cross_.empty()) h = cross_at(up_cross_[i], h, context, mask);
   }
   return conv_out(torch::silu(norm_out(h)));
 }

@@ -17,6 +17,9 @@
 //       concatenation with one saved skip activation; nearest x2 upsample + 3x3 conv between levels
 //   out: GroupNorm -> SiLU -> 3x3 conv to in_channels (zero-initialised: eps_theta starts at 0)
 //   labels (num_classes > 0, chapter 06): y -> Embedding(num_classes + 1, time_embed_dim), added to temb
+//   text (text_vocab > 0, chapter 06): token ids -> TextEncoder (dm/nn/text_conditioning.hpp) -> [B, L, text_width];
+//       a CrossAttention block after every ResBlock (and its self-attention) at the resolutions listed in
+//       cross_attention_resolutions, and after the middle attention when the lowest resolution is listed
 // ResBlock: GroupNorm -> SiLU -> conv -> GroupNorm * (1 + scale) + shift (FiLM from temb) -> SiLU
 //   -> dropout -> conv (zero-initialised) ; plus a 1x1 conv skip when the width changes.
 //
@@ -32,6 +35,9 @@
 
 #include <torch/nn.h>
 #include <nlohmann/json.hpp>
+
+#include "dm/nn/attention.hpp"
+#include "dm/nn/text_conditioning.hpp"
 
 namespace dm::nn {
 
@@ -52,6 +58,14 @@ struct UNetConfig {
   // derives that id from K). The rows start at zero, so a conditional U-Net initialised from an
   // unconditional one computes exactly what it did, whatever the label.
   std::int64_t num_classes = 0;
+  // Text conditioning (chapter 06, part 4): 0 = none. With a vocabulary of V > 0 words the U-Net owns a text
+  // encoder (trained with it) and cross-attention blocks, whose output projections start at zero, so a
+  // text U-Net initialised from an unconditional one computes exactly what it did, whatever the prompt.
+  std::int64_t text_vocab = 0;
+  std::int64_t text_context = 8;                                 // tokens per prompt, <start> included
+  std::int64_t text_width = 64;                                  // the encoder's width (keys and values come from it)
+  std::int64_t text_layers = 2;                                  // transformer blocks of the encoder
+  std::vector<std::int64_t> cross_attention_resolutions = {14, 7};  // where image features read the tokens
 
   std::int64_t temb_dim() const { return time_embed_dim > 0 ? time_embed_dim : 4 * base_width; }
 
@@ -121,6 +135,16 @@ struct UNetImpl : torch::nn::Module {
   //      one of them); an id outside 0..K, or a U-Net built with num_classes = 0, is a c10::Error
   // forward(x, t) on a conditional U-Net is a std::logic_error: say which label (or "no label") you mean.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& y);
+  // eps_theta(x_t, t, prompt) of a text-conditioned U-Net (config().text_vocab > 0).
+  //   ids   [B, text_context] int64 token ids (dm::Vocabulary::encode), mask [B, text_context] bool
+  // Needs an attention function (set_attention): chapter 06's program passes the student's 06.12.
+  torch::Tensor forward_text(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& ids,
+                             const torch::Tensor& mask);
+  void set_attention(AttentionFn attend) { attend_ = std::move(attend); }
+  // While on, forward_text keeps each cross-attention block's weights; attention_maps() returns them
+  // averaged over heads and blocks, each block's map resized to the image: [B, L, image_size, image_size].
+  void record_attention(bool on) { record_ = on; }
+  torch::Tensor attention_maps() const;
 
   const UNetConfig& config() const { return cfg_; }
   std::int64_t num_parameters() const;
@@ -128,7 +152,16 @@ struct UNetImpl : torch::nn::Module {
  private:
   UNetConfig cfg_;
   TimestepEmbedding embed_;
-  torch::Tensor forward_emb(const torch::Tensor& x, const torch::Tensor& emb);
+  torch::Tensor forward_emb(const torch::Tensor& x, const torch::Tensor& emb, const torch::Tensor* context = nullptr,
+                            const torch::Tensor* mask = nullptr);
+  torch::Tensor cross_at(int index, const torch::Tensor& h, const torch::Tensor* context, const torch::Tensor* mask);
+  AttentionFn attend_;
+  bool record_ = false;
+  std::vector<torch::Tensor> recorded_;  // [B, HW, L] per cross-attention block of the last forward_text
+  TextEncoder text_encoder{nullptr};
+  torch::nn::ModuleList cross{nullptr};  // the CrossAttention blocks (kept apart: the other names do not move)
+  std::vector<int> down_cross_, up_cross_;  // per entry of down / up: the cross block after it, or -1
+  int mid_cross_ = -1;
   torch::nn::Linear temb1{nullptr}, temb2{nullptr};
   torch::nn::Embedding label_embed{nullptr};  // num_classes > 0 only: [num_classes + 1, temb_dim]
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
