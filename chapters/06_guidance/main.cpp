@@ -554,7 +554,7 @@ int run_cfg_part(const Config& cfg, const CfgRun& opt, const dm::CommonFlags& fl
 int main(int argc, char** argv) {
   CLI::App app{
       "Chapter 06: guidance (classifier guidance on a 2-D toy and on Fashion-MNIST, classifier-free guidance, "
-      "inpainting by replacement and RePaint)"};
+      "inpainting by replacement and RePaint, text prompts through cross-attention)"};
   dm::CommonFlags flags{"06_guidance"};
   dm::add_common_flags(app, flags);
   Config cfg;
