@@ -278,6 +278,17 @@ torch::Tensor as_image(const torch::Tensor& maps, double top) {
   return (maps / std::max(top, 1e-12)).clamp(0, 1) * 2 - 1;
 }
 
+// A strip of columns (make_grid with pad 2, scale 3: cells of 28 * 3 + 2 px) with a name on the left of each row.
+cv::Mat with_row_names(const cv::Mat& strip, const std::vector<std::string>& names, int margin) {
+  const int cell = 28 * 3 + 2;
+  cv::Mat out(strip.rows, strip.cols + margin, strip.type(), cv::Scalar::all(255));
+  strip.copyTo(out(cv::Rect(margin, 0, strip.cols, strip.rows)));
+  for (std::size_t r = 0; r < names.size(); ++r)
+    cv::putText(out, names[r], cv::Point(4, 6 + int(r) * cell + cell / 2), cv::FONT_HERSHEY_SIMPLEX, 0.45,
+                cv::Scalar::all(0), 1, cv::LINE_AA);
+  return out;
+}
+
 }  // namespace
 
 void check_text_config(const TextConfig& cfg) {
@@ -518,7 +529,8 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
           caps.push_back(fmt::format("w={:g} {} {}", cfg.w[i], dm::kSizeWords[std::size_t(s)],
                                      dm::kBrightnessWords[std::size_t(b)]));
         }
-    dm::save_png(run.file("text_grid.png"), dm::labelled_strip(columns, caps));
+    std::vector<std::string> names(dm::fashion_mnist_class_words().begin(), dm::fashion_mnist_class_words().end());
+    dm::save_png(run.file("text_grid.png"), with_row_names(dm::labelled_strip(columns, caps), names, 90));
   }
   // text_accuracy.png: class and attribute accuracy against w; attribute on seen and held-out pairs
   {
@@ -549,17 +561,25 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
     const auto L = static_cast<std::int64_t>(tokens.size());
     std::vector<torch::Tensor> maps, x0s;  // per recorded step: [L, 28, 28], [1, 28, 28]
     std::vector<std::int64_t> ts;
-    const auto every = std::max<std::int64_t>(1, cfg.sample_steps / 6);
     tm.ema->record_attention(true);
     sample_text(tm.ema, one, tm.s.alpha_bar, torch::randn({1, 1, 28, 28}, make_gen(flags.seed + 12)).to(device),
                 torch::zeros({1}, torch::kLong).to(device), w_show, cfg.sample_steps,
                 [&](std::int64_t i, std::int64_t t, const torch::Tensor&, const torch::Tensor& x0_hat) {
-                  if (i % every != 0 && i != 0) return;
                   maps.push_back(tm.ema->attention_maps()[0].slice(0, 0, L).cpu());  // row 0: the prompt's pass
                   x0s.push_back(x0_hat[0].cpu().clamp(-1, 1));
                   ts.push_back(t);
                 });
     tm.ema->record_attention(false);
+    {  // six steps, evenly spaced, the first and the last among them
+      const auto n_rec = static_cast<std::int64_t>(maps.size()), shown = std::min<std::int64_t>(6, n_rec);
+      std::vector<torch::Tensor> m2, x2;
+      std::vector<std::int64_t> t2;
+      for (std::int64_t j = 0; j < shown; ++j) {
+        const auto k = shown == 1 ? 0 : j * (n_rec - 1) / (shown - 1);
+        m2.push_back(maps[std::size_t(k)]), x2.push_back(x0s[std::size_t(k)]), t2.push_back(ts[std::size_t(k)]);
+      }
+      maps = m2, x0s = x2, ts = t2;
+    }
     double top = 0;
     for (const auto& mp : maps) top = std::max(top, mp.max().item<double>());
     std::vector<cv::Mat> columns;
@@ -569,17 +589,9 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
       columns.push_back(dm::make_grid(col, 1, 2, 3));
       caps.push_back(fmt::format("t = {}", ts[k]));
     }
-    auto strip = dm::labelled_strip(columns, caps);
-    // the rows' names on the left: x0_hat, then the tokens
-    const int cell = 28 * 3 + 2, margin = 90;
-    cv::Mat out(strip.rows, strip.cols + margin, strip.type(), cv::Scalar::all(255));
-    strip.copyTo(out(cv::Rect(margin, 0, strip.cols, strip.rows)));
-    std::vector<std::string> names = {"x0_hat"};
+    std::vector<std::string> names = {"x0_hat"};  // the rows: x0_hat, then the tokens
     names.insert(names.end(), tokens.begin(), tokens.end());
-    for (std::size_t r = 0; r < names.size(); ++r)
-      cv::putText(out, names[r], cv::Point(4, 4 + 2 + int(r) * cell + cell / 2), cv::FONT_HERSHEY_SIMPLEX, 0.45,
-                  cv::Scalar::all(0), 1, cv::LINE_AA);
-    dm::save_png(run.file("text_attention.png"), out);
+    dm::save_png(run.file("text_attention.png"), with_row_names(dm::labelled_strip(columns, caps), names, 90));
     fmt::print("text: attention maps of \"{}\" at w = {:g}, {} steps shown, white = weight {:.3f} (the largest)\n",
                cfg.attention_prompt, w_show, maps.size(), top);
     m["attention"] = {{"prompt", cfg.attention_prompt}, {"w", w_show}, {"max_weight", top}};
@@ -593,14 +605,25 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
     const auto k = cfg.prompt_samples, total = tbl.K * k;
     const auto yy = torch::div(torch::arange(total, torch::kLong), k, "floor").to(device);  // prompt p: images p*k .. p*k + k-1
     std::unique_ptr<dm::VideoWriter> vw;
+    int frame_width = 0;  // every frame as wide as the longest caption can be (a video's frames have one size)
+    for (const auto& p : shown) {
+      int baseline = 0;
+      frame_width = std::max(frame_width, cv::getTextSize(fmt::format("\"{}\"  (w = {:g}, x0_hat at t = 0000)", p,
+                                                                      cfg.prompt_w),
+                                                          cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, &baseline)
+                                                  .width +
+                                              8);
+    }
     auto frame_of = [&](const torch::Tensor& x0_hat, const std::string& when) {
       std::vector<cv::Mat> rows_img;
       for (std::int64_t p = 0; p < tbl.K; ++p) {
         auto row = dm::make_grid(x0_hat.slice(0, p * k, p * k + k).cpu().clamp(-1, 1), int(k), 2, 3);
-        cv::Mat labelled(row.rows + 22, row.cols, row.type(), cv::Scalar::all(255));
+        const auto text = fmt::format("\"{}\"  (w = {:g}, {})", shown[std::size_t(p)], cfg.prompt_w, when);
+        const int width = std::max(row.cols, frame_width);
+        cv::Mat labelled(row.rows + 22, width, row.type(), cv::Scalar::all(255));
         row.copyTo(labelled(cv::Rect(0, 22, row.cols, row.rows)));
-        cv::putText(labelled, fmt::format("\"{}\"  (w = {:g}, {})", shown[std::size_t(p)], cfg.prompt_w, when),
-                    cv::Point(4, 16), cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar::all(0), 1, cv::LINE_AA);
+        cv::putText(labelled, text, cv::Point(4, 16), cv::FONT_HERSHEY_SIMPLEX, 0.5, cv::Scalar::all(0), 1,
+                    cv::LINE_AA);
         rows_img.push_back(labelled);
       }
       cv::Mat out;
