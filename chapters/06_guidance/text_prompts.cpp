@@ -353,6 +353,16 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
     throw dm::UserError(fmt::format("--sample-only: {} is not a text model of this part: train one first, without "
                                     "--sample-only",
                                     cfg.init));
+  // CFG needs the unconditional model (the empty prompt): refuse before anything is trained or sampled
+  const double p_uncond_seen = std::max(run_opt.sample_only ? 0.0 : cfg.p_uncond,
+                                        tm.meta.value("kind_of_model", std::string{}) == "text"
+                                            ? tm.meta.value("p_uncond", 0.0)
+                                            : 0.0);
+  const bool guides = cfg.prompt_w != 0 || std::any_of(cfg.w.begin(), cfg.w.end(), [](double w) { return w != 0; });
+  if (guides && !run_opt.train_only && p_uncond_seen <= 0)
+    throw dm::UserError(
+        "classifier-free guidance needs the unconditional model, and this text model never saw the empty prompt "
+        "(p_uncond = 0): train with --p-uncond 0.1, or ask only for --text-w 0 --prompt-w 0");
   const auto captions = prompt_table(vocab, caption_table(), device);
   nlohmann::json held_json = held_names;
   auto file_meta = [&](std::int64_t total, std::int64_t here) {
