@@ -69,9 +69,9 @@ Pair parse_pair(const std::string& text) {
   const auto words = dm::Vocabulary::split(text);
   auto fail = [&] {
     std::vector<std::string> classes(dm::fashion_mnist_class_words().begin(), dm::fashion_mnist_class_words().end());
-    throw dm::UsageError(fmt::format(
-        "--held-out \"{}\": a pair is an attribute word (dark, light, small, large) and a class ({})", text,
-        fmt::join(classes, ", ")));
+    throw dm::UsageError(
+        fmt::format("--held-out \"{}\": a pair is an attribute word (dark, light, small, large) and a class ({})", text,
+                    fmt::join(classes, ", ")));
   };
   if (words.size() < 2) fail();
   Pair p;
@@ -91,9 +91,9 @@ Pair parse_pair(const std::string& text) {
 }
 
 std::string pair_name(const Pair& p) {
-  return fmt::format("{} {}",
-                     p.attribute == 0 ? dm::kBrightnessWords[std::size_t(p.value)] : dm::kSizeWords[std::size_t(p.value)],
-                     dm::fashion_mnist_class_words()[std::size_t(p.label)]);
+  return fmt::format(
+      "{} {}", p.attribute == 0 ? dm::kBrightnessWords[std::size_t(p.value)] : dm::kSizeWords[std::size_t(p.value)],
+      dm::fashion_mnist_class_words()[std::size_t(p.label)]);
 }
 
 // The captions of training: index label * 9 + (brightness + 1) * 3 + (size + 1), each attribute -1 (left
@@ -138,8 +138,9 @@ torch::Tensor sample_text(dm::nn::UNet& model, const PromptTable& table, const t
                           const dm::ch05::StepCallback& on_step = nullptr) {
   const auto eps_theta = text_eps(model, table);
   dm::ch05::EpsFn eps_fn = [&](const torch::Tensor& x, const torch::Tensor& t) {
-    auto eps = dm::ch06::guided_eps(dm::ch06::exercise_parts(), eps_theta, x, t, y, w, dm::ch06::Convention::HoSalimansW,
-                                    table.K);  // 06.3
+    auto eps =
+        dm::ch06::guided_eps(dm::ch06::exercise_parts(), eps_theta, x, t, y, w, dm::ch06::Convention::HoSalimansW,
+                             table.K);  // 06.3
     const double ab = alpha_bar[t[0].item<std::int64_t>()].item<double>();
     auto x0 = ((x - std::sqrt(1 - ab) * eps) / std::sqrt(ab)).clamp(-1, 1);
     return (x - std::sqrt(ab) * x0) / std::sqrt(1 - ab);
@@ -350,14 +351,14 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
   }
   fmt::print("text U-Net: {} | parameters = {}\n", tm.ucfg.describe(), tm.model->num_parameters());
   if (run_opt.sample_only && tm.meta.value("kind_of_model", std::string{}) != "text")
-    throw dm::UserError(fmt::format("--sample-only: {} is not a text model of this part: train one first, without "
-                                    "--sample-only",
-                                    cfg.init));
+    throw dm::UserError(
+        fmt::format("--sample-only: {} is not a text model of this part: train one first, without "
+                    "--sample-only",
+                    cfg.init));
   // CFG needs the unconditional model (the empty prompt): refuse before anything is trained or sampled
-  const double p_uncond_seen = std::max(run_opt.sample_only ? 0.0 : cfg.p_uncond,
-                                        tm.meta.value("kind_of_model", std::string{}) == "text"
-                                            ? tm.meta.value("p_uncond", 0.0)
-                                            : 0.0);
+  const double p_uncond_seen =
+      std::max(run_opt.sample_only ? 0.0 : cfg.p_uncond,
+               tm.meta.value("kind_of_model", std::string{}) == "text" ? tm.meta.value("p_uncond", 0.0) : 0.0);
   const bool guides = cfg.prompt_w != 0 || std::any_of(cfg.w.begin(), cfg.w.end(), [](double w) { return w != 0; });
   if (guides && !run_opt.train_only && p_uncond_seen <= 0)
     throw dm::UserError(
@@ -383,9 +384,10 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
                           {"track", dm::track()}};
   };
   if (!run_opt.sample_only && !run_opt.resume && tm.meta.contains("held_out") && tm.meta["held_out"] != held_json)
-    throw dm::UserError(fmt::format("--text-init {} was trained holding out {}, this run holds out {}: the held-out "
-                                    "pairs must be fixed before training (pass --held-out with the file's pairs)",
-                                    cfg.init, tm.meta["held_out"].dump(), held_json.dump()));
+    throw dm::UserError(
+        fmt::format("--text-init {} was trained holding out {}, this run holds out {}: the held-out "
+                    "pairs must be fixed before training (pass --held-out with the file's pairs)",
+                    cfg.init, tm.meta["held_out"].dump(), held_json.dump()));
 
   // ---- train ----
   double train_wall = 0;
@@ -402,8 +404,8 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
     loop.stop_after = run_opt.stop_after;
     loop.label = "text";
     loop.nan_advice = fmt::format("lower --text-lr (now {}) or raise --warmup (now {})", cfg.lr, cfg.warmup);
-    fmt::print("text: training {} steps of {} images (p_word = {}, p_uncond = {})\n", cfg.steps, cfg.batch,
-               cfg.p_word, cfg.p_uncond);
+    fmt::print("text: training {} steps of {} images (p_word = {}, p_uncond = {})\n", cfg.steps, cfg.batch, cfg.p_word,
+               cfg.p_uncond);
     const auto trained = train_text(tm, opt, losses, step, data, attr, held_out, cfg, captions, device, loop, save);
     if (trained.interrupted) {
       interrupted = true;
@@ -422,9 +424,14 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
                             file_meta(tm.started_from.value("step", std::int64_t{0}) + here, here));
     fmt::print("wrote {} (the EMA weights)\n", run.file("text_model.dmt").string());
   }
-  m["train"] = {{"steps", run_opt.sample_only ? 0 : cfg.steps}, {"batch", cfg.batch},       {"lr", cfg.lr},
-                {"p_uncond", cfg.p_uncond},                       {"p_word", cfg.p_word},    {"ema", cfg.ema},
-                {"wall_s", train_wall},                           {"started_from", tm.started_from}};
+  m["train"] = {{"steps", run_opt.sample_only ? 0 : cfg.steps},
+                {"batch", cfg.batch},
+                {"lr", cfg.lr},
+                {"p_uncond", cfg.p_uncond},
+                {"p_word", cfg.p_word},
+                {"ema", cfg.ema},
+                {"wall_s", train_wall},
+                {"started_from", tm.started_from}};
   m["held_out"] = held_json;
   m["unet"] = tm.ucfg.to_json();
   m["parameters"] = tm.model->num_parameters();
@@ -445,7 +452,8 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
   const auto table = prompt_table(vocab, prompts, device);
   const auto P = table.K, n = P * cfg.per_prompt;
   const auto y = torch::arange(n, torch::kLong) % P;  // prompt of each image
-  const auto label = torch::tensor(p_label).index_select(0, y), bright = torch::tensor(p_bright).to(torch::kLong).index_select(0, y),
+  const auto label = torch::tensor(p_label).index_select(0, y),
+             bright = torch::tensor(p_bright).to(torch::kLong).index_select(0, y),
              size = torch::tensor(p_size).to(torch::kLong).index_select(0, y);
   // which images' prompts hold a held-out pair, and in which attribute
   auto held_b = torch::zeros({n}, torch::kBool), held_s = held_b.clone();
@@ -472,7 +480,8 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
     }));
     const auto& x = sets.back();
     const auto cls_ok = ev.probabilities(x).argmax(1) == label;
-    const auto b_ok = (dm::image_brightness(x) > attr.brightness_median.index_select(0, label)).to(torch::kLong) == bright;
+    const auto b_ok =
+        (dm::image_brightness(x) > attr.brightness_median.index_select(0, label)).to(torch::kLong) == bright;
     const auto s_ok = (dm::image_size(x) > attr.size_median.index_select(0, label)).to(torch::kLong) == size;
     // attribute accuracy per (class, attribute) pair named by the prompt: seen pairs against held-out ones
     const auto pair_ok = torch::cat({b_ok, s_ok}), pair_held = torch::cat({held_b, held_s});
@@ -509,11 +518,13 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
   for (std::size_t i = 0; i < lines.size(); ++i)
     fmt::print("{:>4g}  {:>21}  {:>21}  {:>21}  {:>21}\n", cfg.w[i], acc_text(lines[i].cls), acc_text(lines[i].b),
                acc_text(lines[i].s), acc_text(lines[i].all));
-  fmt::print("(n = {} images per row, 95 % Wilson intervals; class: the evaluation classifier, {:.1f} % on the test set; "
-             "a word: the image's own brightness or size on the side of its class's median that the word says, 0.5 "
-             "by chance)\n",
-             n, 100 * ev.classifier_accuracy());
-  fmt::print("\nheld-out pairs ({}) against seen pairs: the attribute word of the pair obeyed\n", fmt::join(held_names, ", "));
+  fmt::print(
+      "(n = {} images per row, 95 % Wilson intervals; class: the evaluation classifier, {:.1f} % on the test set; "
+      "a word: the image's own brightness or size on the side of its class's median that the word says, 0.5 "
+      "by chance)\n",
+      n, 100 * ev.classifier_accuracy());
+  fmt::print("\nheld-out pairs ({}) against seen pairs: the attribute word of the pair obeyed\n",
+             fmt::join(held_names, ", "));
   fmt::print("{:>4}  {:>21}  {:>21}  {:>24}  {:>21}  {:>21}\n", "w", fmt::format("seen (n = {:.0f})", n_seen),
              fmt::format("held out (n = {:.0f})", n_held), "held out - seen [95 %]", "class, seen prompts",
              "class, held-out prompts");
@@ -613,16 +624,17 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
     if (shown.empty()) shown = {"a dark sandal", "a small light bag"};
     const auto tbl = prompt_table(vocab, shown, device);
     const auto k = cfg.prompt_samples, total = tbl.K * k;
-    const auto yy = torch::div(torch::arange(total, torch::kLong), k, "floor").to(device);  // prompt p: images p*k .. p*k + k-1
+    const auto yy =
+        torch::div(torch::arange(total, torch::kLong), k, "floor").to(device);  // prompt p: images p*k .. p*k + k-1
     std::unique_ptr<dm::VideoWriter> vw;
     int frame_width = 0;  // every frame as wide as the longest caption can be (a video's frames have one size)
     for (const auto& p : shown) {
       int baseline = 0;
-      frame_width = std::max(frame_width, cv::getTextSize(fmt::format("\"{}\"  (w = {:g}, x0_hat at t = 0000)", p,
-                                                                      cfg.prompt_w),
-                                                          cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, &baseline)
-                                                  .width +
-                                              8);
+      frame_width =
+          std::max(frame_width, cv::getTextSize(fmt::format("\"{}\"  (w = {:g}, x0_hat at t = 0000)", p, cfg.prompt_w),
+                                                cv::FONT_HERSHEY_SIMPLEX, 0.5, 1, &baseline)
+                                        .width +
+                                    8);
     }
     auto frame_of = [&](const torch::Tensor& x0_hat, const std::string& when) {
       std::vector<cv::Mat> rows_img;
@@ -640,14 +652,14 @@ nlohmann::json run_text_prompts(const TextConfig& cfg, const TextRun& run_opt, c
       cv::vconcat(rows_img, out);
       return out;
     };
-    const auto x = sample_text(tm.ema, tbl, tm.s.alpha_bar,
-                               torch::randn({total, 1, 28, 28}, make_gen(flags.seed + 13)).to(device), yy,
-                               cfg.prompt_w, cfg.sample_steps,
-                               [&](std::int64_t, std::int64_t t, const torch::Tensor&, const torch::Tensor& x0_hat) {
-                                 auto f = frame_of(x0_hat, fmt::format("x0_hat at t = {}", t));
-                                 if (!vw) vw = std::make_unique<dm::VideoWriter>(run.file("text_video.mp4"), 8, f.size());
-                                 vw->write(f);
-                               });
+    const auto x =
+        sample_text(tm.ema, tbl, tm.s.alpha_bar, torch::randn({total, 1, 28, 28}, make_gen(flags.seed + 13)).to(device),
+                    yy, cfg.prompt_w, cfg.sample_steps,
+                    [&](std::int64_t, std::int64_t t, const torch::Tensor&, const torch::Tensor& x0_hat) {
+                      auto f = frame_of(x0_hat, fmt::format("x0_hat at t = {}", t));
+                      if (!vw) vw = std::make_unique<dm::VideoWriter>(run.file("text_video.mp4"), 8, f.size());
+                      vw->write(f);
+                    });
     auto last = frame_of(x, "the samples");
     for (int i = 0; i < 8 && vw; ++i) vw->write(last);  // hold the result a second
     if (vw) vw->close();

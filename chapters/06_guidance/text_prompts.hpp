@@ -21,14 +21,14 @@ namespace ch06 {
 // ANCHOR: text_hyperparameters
 // ---- text prompts (full recipe; --quick values in brackets; each overridable by its flag) -------------
 struct TextConfig {
-  std::string init;  // --text-init: the model training starts from [the course's text reference model];
-  std::string init_sha256;  //   by default chapter 03's unconditional reference model in the full recipe
-  std::int64_t steps = 3000;  // --text-steps: optimizer steps [20]
-  std::int64_t batch = 64;    // --text-batch: images per step [16]
-  double lr = 5e-4;           // --text-lr: peak AdamW learning rate [1e-4]
-  std::int64_t warmup = 100;  // --warmup (shared with the cfg part) [10]
-  double grad_clip = 1.0;     // --grad-clip (shared)
-  double ema = 0.999;         // --ema (shared) [0.99]
+  std::string init;               // --text-init: the model training starts from [the course's text reference model];
+  std::string init_sha256;        //   by default chapter 03's unconditional reference model in the full recipe
+  std::int64_t steps = 3000;      // --text-steps: optimizer steps [20]
+  std::int64_t batch = 64;        // --text-batch: images per step [16]
+  double lr = 5e-4;               // --text-lr: peak AdamW learning rate [1e-4]
+  std::int64_t warmup = 100;      // --warmup (shared with the cfg part) [10]
+  double grad_clip = 1.0;         // --grad-clip (shared)
+  double ema = 0.999;             // --ema (shared) [0.99]
   std::int64_t ckpt_every = 250;  // --ckpt-every (shared) [100]
   double p_uncond = 0.1;          // --p-uncond (shared): probability that a caption is replaced by the empty prompt
   double p_word = 0.5;            // --p-word: probability that a caption names each attribute of its image

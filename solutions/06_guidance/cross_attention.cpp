@@ -24,11 +24,11 @@ dm::nn::AttentionResult cross_attention(const torch::Tensor& q, const torch::Ten
   if (key_mask.size(1) == 0 || !key_mask.any(1).all().item<bool>())
     throw std::invalid_argument("cross_attention: a row of key_mask has no real token (every prompt has <start>)");
   // BEGIN SOLUTION 06.12
-  const double scale = 1.0 / std::sqrt(double(q.size(2)));            // scores of variance ~1 for unit q, k
-  auto scores = torch::matmul(q, k.transpose(1, 2)) * scale;           // [B, N, L]
-  scores = scores.masked_fill(~key_mask.unsqueeze(1), -INFINITY);      // padding: no weight at all
-  auto weights = torch::softmax(scores, /*dim=*/-1);                   // over the tokens, for each query
-  return {torch::matmul(weights, v), weights};                         // [B, N, e], [B, N, L]
+  const double scale = 1.0 / std::sqrt(double(q.size(2)));         // scores of variance ~1 for unit q, k
+  auto scores = torch::matmul(q, k.transpose(1, 2)) * scale;       // [B, N, L]
+  scores = scores.masked_fill(~key_mask.unsqueeze(1), -INFINITY);  // padding: no weight at all
+  auto weights = torch::softmax(scores, /*dim=*/-1);               // over the tokens, for each query
+  return {torch::matmul(weights, v), weights};                     // [B, N, e], [B, N, L]
   // END SOLUTION
 }
 // ANCHOR_END: cross_attention

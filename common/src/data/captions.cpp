@@ -13,8 +13,8 @@
 namespace dm {
 
 const std::array<const char*, 10>& fashion_mnist_class_words() {
-  static const std::array<const char*, 10> words = {"t-shirt", "trouser", "pullover", "dress",   "coat",
-                                                    "sandal",  "shirt",   "sneaker",  "bag", "ankle boot"};
+  static const std::array<const char*, 10> words = {"t-shirt", "trouser", "pullover", "dress", "coat",
+                                                    "sandal",  "shirt",   "sneaker",  "bag",   "ankle boot"};
   return words;
 }
 
@@ -57,10 +57,10 @@ Tokens Vocabulary::encode(const std::vector<std::string>& prompts) const {
     for (std::size_t i = 0; i < words.size(); ++i) {
       const auto it = std::find(words_.begin() + 2, words_.end(), words[i]);  // <start>, <pad> are not words
       if (it == words_.end())
-        throw dm::UsageError(fmt::format("the prompt \"{}\" has the word \"{}\", which the text encoder does not "
-                                         "know; its words are: {}",
-                                         prompts[std::size_t(b)], words[i],
-                                         fmt::join(words_.begin() + 2, words_.end(), ", ")));
+        throw dm::UsageError(
+            fmt::format("the prompt \"{}\" has the word \"{}\", which the text encoder does not "
+                        "know; its words are: {}",
+                        prompts[std::size_t(b)], words[i], fmt::join(words_.begin() + 2, words_.end(), ", ")));
       ia[b][std::int64_t(i) + 1] = it - words_.begin();
       ma[b][std::int64_t(i) + 1] = true;
     }

@@ -58,8 +58,7 @@ TextEncoderImpl::TextEncoderImpl(std::int64_t vocab, std::int64_t context, std::
   norm_out = register_module("norm_out", torch::nn::LayerNorm(torch::nn::LayerNormOptions({width})));
 }
 
-torch::Tensor TextEncoderImpl::forward(const torch::Tensor& ids, const torch::Tensor& mask,
-                                       const AttentionFn& attend) {
+torch::Tensor TextEncoderImpl::forward(const torch::Tensor& ids, const torch::Tensor& mask, const AttentionFn& attend) {
   TORCH_CHECK(ids.dim() == 2 && ids.size(1) == position.size(0) && mask.sizes() == ids.sizes(),
               "TextEncoder: expected ids and mask of shape [B, ", position.size(0), "], got ", ids.sizes(), " and ",
               mask.sizes());
@@ -85,7 +84,7 @@ torch::Tensor CrossAttentionImpl::forward(const torch::Tensor& x, const torch::T
                                           const torch::Tensor& mask, const AttentionFn& attend,
                                           torch::Tensor* weights_out) {
   const auto B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  auto queries = q(norm(x)).flatten(2).transpose(1, 2);  // [B, HW, C]
+  auto queries = q(norm(x)).flatten(2).transpose(1, 2);                                    // [B, HW, C]
   auto h = multi_head(attend, queries, k(context), v(context), mask, heads, weights_out);  // [B, HW, C]
   return x + proj(h.transpose(1, 2).reshape({B, C, H, W}));
 }

@@ -156,10 +156,10 @@ std::string UNetConfig::describe() const {
       in_channels, image_size, image_size, base_width, join(channel_mults), res_blocks_per_level,
       join(attention_resolutions), heads, groups, dropout, temb_dim(),
       num_classes > 0 ? fmt::format(", {} classes (+ no label)", num_classes)
-      : text_vocab > 0 ? fmt::format(", text: {} words, context {}, encoder {} wide x {} layers, cross-attention at {}",
-                                     text_vocab, text_context, text_width, text_layers,
-                                     join(cross_attention_resolutions))
-                       : std::string{});
+      : text_vocab > 0
+          ? fmt::format(", text: {} words, context {}, encoder {} wide x {} layers, cross-attention at {}", text_vocab,
+                        text_context, text_width, text_layers, join(cross_attention_resolutions))
+          : std::string{});
 }
 
 std::vector<std::string> UNetConfig::differences(const UNetConfig& run) const {
@@ -253,8 +253,8 @@ UNetImpl::UNetImpl(const UNetConfig& cfg, TimestepEmbedding embed) : cfg_(cfg), 
   const bool text = cfg_.text_vocab > 0;
   const std::set<std::int64_t> xres(cfg_.cross_attention_resolutions.begin(), cfg_.cross_attention_resolutions.end());
   if (text) {
-    text_encoder = register_module("text_encoder", TextEncoder(cfg_.text_vocab, cfg_.text_context, cfg_.text_width,
-                                                               cfg_.text_layers, cfg_.heads));
+    text_encoder = register_module(
+        "text_encoder", TextEncoder(cfg_.text_vocab, cfg_.text_context, cfg_.text_width, cfg_.text_layers, cfg_.heads));
     cross = register_module("cross", torch::nn::ModuleList());
   }
   // a cross-attention block after the module just added to `list` (kinds, cross index per entry)
@@ -385,8 +385,8 @@ torch::Tensor UNetImpl::cross_at(int index, const torch::Tensor& h, const torch:
                                  const torch::Tensor* mask) {
   if (index < 0 || !context) return h;
   torch::Tensor w;
-  auto out = cross[std::size_t(index)]->as<CrossAttention>()->forward(h, *context, *mask, attend_,
-                                                                      record_ ? &w : nullptr);
+  auto out =
+      cross[std::size_t(index)]->as<CrossAttention>()->forward(h, *context, *mask, attend_, record_ ? &w : nullptr);
   if (record_) recorded_.push_back(w.detach());  // [B, HW, L]
   return out;
 }
@@ -424,7 +424,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t, 
 }
 
 torch::Tensor UNetImpl::forward_emb(const torch::Tensor& x, const torch::Tensor& emb, const torch::Tensor* context,
-                                   const torch::Tensor* mask) {
+                                    const torch::Tensor* mask) {
   auto h = conv_in(x);  // [B, width, H, W]
   std::vector<torch::Tensor> skips = {h};
   for (std::size_t i = 0; i < down->size(); ++i) {

@@ -12,11 +12,11 @@
 namespace dm::nn {
 
 struct AttentionResult {
-  torch::Tensor output;   // [B, N, d]: for each query, the mix of the values
+  torch::Tensor output;   // [B, N, e]: for each query, the mix of the values
   torch::Tensor weights;  // [B, N, L]: how much each query takes from each key (rows sum to 1)
 };
 
-// q [B, N, d], k [B, L, d], v [B, L, d], key_mask [B, L] bool (true: a real key) -> AttentionResult.
+// q [B, N, d], k [B, L, d], v [B, L, e], key_mask [B, L] bool (true: a real key) -> AttentionResult.
 // Multi-head modules fold the heads into B.
 using AttentionFn = std::function<AttentionResult(const torch::Tensor& q, const torch::Tensor& k,
                                                   const torch::Tensor& v, const torch::Tensor& key_mask)>;

@@ -62,9 +62,9 @@ struct UNetConfig {
   // encoder (trained with it) and cross-attention blocks, whose output projections start at zero, so a
   // text U-Net initialised from an unconditional one computes exactly what it did, whatever the prompt.
   std::int64_t text_vocab = 0;
-  std::int64_t text_context = 8;                                 // tokens per prompt, <start> included
-  std::int64_t text_width = 64;                                  // the encoder's width (keys and values come from it)
-  std::int64_t text_layers = 2;                                  // transformer blocks of the encoder
+  std::int64_t text_context = 8;  // tokens per prompt, <start> included
+  std::int64_t text_width = 64;   // the encoder's width (keys and values come from it)
+  std::int64_t text_layers = 2;   // transformer blocks of the encoder
   std::vector<std::int64_t> cross_attention_resolutions = {14, 7};  // where image features read the tokens
 
   std::int64_t temb_dim() const { return time_embed_dim > 0 ? time_embed_dim : 4 * base_width; }
@@ -159,7 +159,7 @@ struct UNetImpl : torch::nn::Module {
   bool record_ = false;
   std::vector<torch::Tensor> recorded_;  // [B, HW, L] per cross-attention block of the last forward_text
   TextEncoder text_encoder{nullptr};
-  torch::nn::ModuleList cross{nullptr};  // the CrossAttention blocks (kept apart: the other names do not move)
+  torch::nn::ModuleList cross{nullptr};     // the CrossAttention blocks (kept apart: the other names do not move)
   std::vector<int> down_cross_, up_cross_;  // per entry of down / up: the cross block after it, or -1
   int mid_cross_ = -1;
   torch::nn::Linear temb1{nullptr}, temb2{nullptr};
