@@ -99,9 +99,6 @@ std::string pair_name(const Pair& p) {
 // The captions of training: index label * 9 + (brightness + 1) * 3 + (size + 1), each attribute -1 (left
 // out), 0 or 1; index 90 is the empty prompt (your null_label(90)).
 constexpr std::int64_t kCaptions = kClasses * 9;
-std::int64_t caption_index(std::int64_t label, int brightness, int size) {
-  return label * 9 + (brightness + 1) * 3 + (size + 1);
-}
 std::vector<std::string> caption_table() {
   std::vector<std::string> t;
   for (std::int64_t c = 0; c < kClasses; ++c)
@@ -250,7 +247,7 @@ dm::train::LoopResult train_text(TextModel& tm, torch::optim::AdamW& opt, std::v
     auto say_s = (torch::rand({cfg.batch}) < cfg.p_word) & allowed_s.index_select(0, idx);
     auto b = torch::where(say_b, attr.brightness_word.index_select(0, idx), torch::full_like(idx, -1));
     auto s = torch::where(say_s, attr.size_word.index_select(0, idx), torch::full_like(idx, -1));
-    y_batch = (data.labels.index_select(0, idx) * 9 + (b + 1) * 3 + (s + 1)).to(device);  // caption_index
+    y_batch = (data.labels.index_select(0, idx) * 9 + (b + 1) * 3 + (s + 1)).to(device);  // caption_table's order
     const auto r = dm::nn::with_oom_advice("the training step", cfg.batch, [&] {
       return dm::ch03::train_step(parts, tm.s, images.index_select(0, idx.to(device)), step, cfg.grad_clip);  // 03.6
     });
